@@ -1,0 +1,52 @@
+"""Settings for Kafka clients, the stream worker and pseudonymisation.
+
+Each component has its own env prefix. Names stay clear of Faust's own environment variables
+(``BROKER_URL`` …), because a set Faust variable silently overrides the keyword argument.
+"""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSettings(BaseSettings):
+    """Where the broker is and which topics carry statements (env prefix ``KAFKA_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    raw_topic: str = "learning.statements.raw"
+    dlq_topic: str = "learning.statements.dlq"
+    # Partitions bound how many workers can share the load; keys (actor keys) keep each
+    # student's events ordered on one partition.
+    partitions: int = 3
+    replication_factor: int = 1
+
+
+class StreamSettings(BaseSettings):
+    """How the Faust worker batches and retries (env prefix ``STREAM_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="STREAM_", extra="ignore")
+
+    app_id: str = "lrp-worker"
+    batch_size: int = 2000
+    batch_within_s: float = 0.5
+    # A failed warehouse write is retried this many times with exponential backoff; then the
+    # worker exits without acknowledging, so a restart redelivers the batch.
+    max_write_attempts: int = 6
+    retry_base_s: float = 0.5
+    # Messages larger than this go to the dead-letter topic as "oversized".
+    max_message_bytes: int = 1_000_000
+
+
+class PrivacySettings(BaseSettings):
+    """The key behind pseudonymous actor keys (env prefix ``PRIVACY_``).
+
+    The same key must be used by every component that computes actor keys (ingest API, worker,
+    Dagster identity resolution). The default is for the embedded demo only.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PRIVACY_", extra="ignore")
+
+    hmac_key: SecretStr = SecretStr("dev-only-pseudonym-key-change-me")

@@ -1,0 +1,328 @@
+"""The one warehouse client: embedded chDB by default, a ClickHouse server when a URL says so.
+
+Why a session API: chDB lets only one process open a data folder at a time ("Cannot lock file
+…/status"). In embedded mode every process (worker, API, Dagster run, demo) therefore takes turns:
+``with warehouse.session() as wh:`` takes an inter-process ``flock`` beside the folder, opens the
+engine, does the work and closes it again (~40 ms to reopen). Kafka absorbs the wait. Against a
+server the session just hands out a long-lived HTTP client and takes no lock.
+
+All SQL of the project lives in this package, with bound parameters for values.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from string import Template
+from typing import Any
+
+import clickhouse_connect
+import structlog
+from clickhouse_connect.driver.client import Client
+
+from warehouse import tables
+from warehouse.settings import WarehouseSettings
+
+log = structlog.get_logger(__name__)
+
+DDL_DIR = Path(__file__).parent / "ddl"
+
+
+class WarehouseBusy(TimeoutError):
+    """Another process held the embedded warehouse for longer than the lock timeout."""
+
+
+def chdb_path(url: str) -> Path | None:
+    """The data folder of a ``chdb://`` URL (absolute, or relative to the working directory)."""
+    if not url.startswith("chdb://"):
+        return None
+    return Path(url.removeprefix("chdb://")).expanduser().resolve()
+
+
+class _EmbeddedEngine:
+    """Turn-taking access to one chDB folder, shared by all threads of this process.
+
+    Nested sessions in one process reuse the open client (chDB refuses a second open of the
+    same folder in-process too); the file lock is held only while the outermost session runs.
+    """
+
+    def __init__(self, path: Path, timeout_s: float) -> None:
+        self.path = path
+        self.timeout_s = timeout_s
+        self._thread_lock = threading.RLock()
+        self._depth = 0
+        self._client: Client | None = None
+        self._lock_fd: int | None = None
+
+    def _take_file_lock(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(str(self.path) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._lock_fd = fd
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    raise WarehouseBusy(
+                        f"embedded warehouse {self.path} busy for {self.timeout_s:.0f}s"
+                    ) from None
+                time.sleep(0.01)
+
+    def _drop_file_lock(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    @contextmanager
+    def client(self) -> Iterator[Client]:
+        if not self._thread_lock.acquire(timeout=self.timeout_s):
+            raise WarehouseBusy(f"embedded warehouse {self.path} busy in this process")
+        try:
+            if self._depth == 0:
+                self._take_file_lock()
+                try:
+                    self._client = clickhouse_connect.get_client(dsn=f"chdb://{self.path}")
+                except BaseException:
+                    self._drop_file_lock()
+                    raise
+            self._depth += 1
+            try:
+                assert self._client is not None
+                yield self._client
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    try:
+                        if self._client is not None:
+                            self._client.close()
+                    finally:
+                        self._client = None
+                        self._drop_file_lock()
+        finally:
+            self._thread_lock.release()
+
+
+_engines: dict[Path, _EmbeddedEngine] = {}
+_engines_lock = threading.Lock()
+
+
+def _engine_for(path: Path, timeout_s: float) -> _EmbeddedEngine:
+    with _engines_lock:
+        engine = _engines.get(path)
+        if engine is None:
+            engine = _engines[path] = _EmbeddedEngine(path, timeout_s)
+        return engine
+
+
+class Warehouse:
+    """Entry point: ``Warehouse(settings).session()`` gives a :class:`WarehouseSession`."""
+
+    def __init__(self, settings: WarehouseSettings | None = None) -> None:
+        self.settings = settings or WarehouseSettings()
+        self.embedded_path = chdb_path(self.settings.url)
+        self._server_client: Client | None = None
+        self._server_lock = threading.Lock()
+
+    @property
+    def embedded(self) -> bool:
+        return self.embedded_path is not None
+
+    @contextmanager
+    def session(self) -> Iterator[WarehouseSession]:
+        """A short turn on the warehouse; keep the body small in embedded mode."""
+        if self.embedded_path is not None:
+            engine = _engine_for(self.embedded_path, self.settings.lock_timeout_s)
+            with engine.client() as client:
+                yield WarehouseSession(client, self.settings)
+            return
+        with self._server_lock:
+            if self._server_client is None:
+                self._server_client = clickhouse_connect.get_client(
+                    dsn=self.settings.url,
+                    username=self.settings.user,
+                    password=self.settings.password.get_secret_value(),
+                )
+        yield WarehouseSession(self._server_client, self.settings)
+
+    def migrate(self) -> list[str]:
+        """Apply pending numbered migrations; returns the names applied now."""
+        with self.session() as wh:
+            return wh.migrate()
+
+    def close(self) -> None:
+        if self._server_client is not None:
+            self._server_client.close()
+            self._server_client = None
+
+
+def _render(sql: str, settings: WarehouseSettings) -> str:
+    """Fill identifiers that cannot be bound parameters: database, cluster and engines."""
+    cluster = settings.cluster
+    replicated = "Replicated" if cluster else ""
+    return Template(sql).substitute(
+        db=settings.database,
+        on_cluster=f"ON CLUSTER '{cluster}'" if cluster else "",
+        ReplacingMergeTree=f"{replicated}ReplacingMergeTree",
+    )
+
+
+class WarehouseSession:
+    """Queries and writes, valid inside one ``Warehouse.session()``."""
+
+    def __init__(self, client: Client, settings: WarehouseSettings) -> None:
+        self.client = client
+        self.settings = settings
+        self.db = settings.database
+
+    def table(self, name: str) -> str:
+        return f"{self.db}.{name}"
+
+    # -- schema -------------------------------------------------------------------------------
+    def migrate(self) -> list[str]:
+        """Apply ``ddl/NNNN_*.sql`` in order, recording each in ``schema_migrations``.
+
+        Every file is written with IF NOT EXISTS, so a migration interrupted half-way is simply
+        applied again.
+        """
+        on_cluster = _render("$on_cluster", self.settings)
+        self.client.command(f"CREATE DATABASE IF NOT EXISTS {self.db} {on_cluster}")
+        self.client.command(
+            f"CREATE TABLE IF NOT EXISTS {self.table('schema_migrations')} {on_cluster} "
+            "(version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
+            f"ENGINE = {_render('$ReplacingMergeTree', self.settings)} ORDER BY version"
+        )
+        done = {
+            int(row[0])
+            for row in self.client.query(
+                f"SELECT version FROM {self.table('schema_migrations')}"
+            ).result_rows
+        }
+        applied: list[str] = []
+        for path in sorted(DDL_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql")):
+            version = int(path.name[:4])
+            if version in done:
+                continue
+            for statement in _split_sql(_render(path.read_text(), self.settings)):
+                self.client.command(statement)
+            self.client.insert(
+                self.table("schema_migrations"),
+                [[version, path.stem]],
+                column_names=["version", "name"],
+            )
+            applied.append(path.stem)
+            log.info("migration applied", migration=path.stem)
+        return applied
+
+    def applied_migrations(self) -> list[str]:
+        rows = self.client.query(
+            f"SELECT name FROM {self.table('schema_migrations')} FINAL ORDER BY version"
+        ).result_rows
+        return [r[0] for r in rows]
+
+    def ping(self) -> bool:
+        return bool(self.client.command("SELECT 1") == 1)
+
+    # -- generic helpers ----------------------------------------------------------------------
+    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run a read query; ``$db`` in the SQL names the database, values go in parameters."""
+        result = self.client.query(
+            Template(sql).substitute(db=self.db), parameters=parameters or {}
+        )
+        return [tuple(row) for row in result.result_rows]
+
+    def query_dicts(self, sql: str, parameters: dict[str, Any] | None = None) -> list[dict]:
+        result = self.client.query(
+            Template(sql).substitute(db=self.db), parameters=parameters or {}
+        )
+        return list(result.named_results())
+
+    def command(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
+        return self.client.command(
+            Template(sql).substitute(db=self.db), parameters=parameters or {}
+        )
+
+    def scalar(self, sql: str, parameters: dict[str, Any] | None = None) -> int:
+        """The single integer a query returns (counts, watermarks)."""
+        return int(self.query(sql, parameters)[0][0])
+
+    def insert(self, name: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
+        if rows:
+            self.client.insert(
+                self.table(name), [tuple(r) for r in rows], column_names=list(columns)
+            )
+
+    def replace_all(self, name: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
+        """Rebuild a derived table whole (roster import, profile outputs)."""
+        self.client.command(f"TRUNCATE TABLE IF EXISTS {self.table(name)}")
+        self.insert(name, rows, columns)
+
+    # -- statements -----------------------------------------------------------------------------
+    def existing_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        """Content hashes of the given statement ids that are already stored."""
+        if not ids:
+            return {}
+        rows = self.client.query(
+            f"SELECT toString(id), any(content_hash) FROM {self.table('statements')} "
+            "WHERE id IN {ids:Array(UUID)} GROUP BY id",
+            parameters={"ids": list(ids)},
+        ).result_rows
+        return {r[0]: r[1] for r in rows}
+
+    def insert_statements(self, rows: Sequence[Sequence[Any]]) -> None:
+        self.insert("statements", rows, tables.STATEMENT_COLUMNS)
+
+    def insert_identities(self, rows: Sequence[Sequence[Any]]) -> None:
+        self.insert("identities", rows, tables.IDENTITY_COLUMNS)
+
+    def insert_dead_letters(self, rows: Sequence[Sequence[Any]]) -> None:
+        self.insert("dead_letters", rows, tables.DEAD_LETTER_COLUMNS)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per core table, counted exactly (no FINAL): duplicates would show here."""
+        out: dict[str, int] = {}
+        for name in ("statements", "dead_letters", "identities"):
+            out[name] = self.scalar(f"SELECT count() FROM {self.table(name)}")
+        out["distinct_statements"] = self.scalar(
+            f"SELECT uniqExact(id) FROM {self.table('statements')}"
+        )
+        return out
+
+    def statement_id_counts(self, ids: Sequence[str]) -> dict[str, int]:
+        """How many rows each statement id has (1 = stored exactly once)."""
+        rows = self.client.query(
+            f"SELECT toString(id), count() FROM {self.table('statements')} "
+            "WHERE id IN {ids:Array(UUID)} GROUP BY id",
+            parameters={"ids": list(ids)},
+        ).result_rows
+        return {r[0]: int(r[1]) for r in rows}
+
+    def dead_letters(self, limit: int = 100) -> list[dict]:
+        return self.query_dicts(
+            "SELECT toString(dl_id) AS dl_id, reason, errors, tool, source, topic, partition, "
+            "offset, statement_id, raw FROM $db.dead_letters FINAL "
+            "ORDER BY received_at DESC LIMIT {limit:UInt32}",
+            {"limit": limit},
+        )
+
+
+def _split_sql(sql: str) -> list[str]:
+    """Split a migration file on ``;`` line ends, dropping comment-only chunks."""
+    parts = []
+    for chunk in sql.split(";\n"):
+        body = (
+            "\n".join(line for line in chunk.splitlines() if not line.strip().startswith("--"))
+            .strip()
+            .rstrip(";")
+        )
+        if body:
+            parts.append(body)
+    return parts
