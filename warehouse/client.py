@@ -286,6 +286,16 @@ class WarehouseSession:
     def insert_dead_letters(self, rows: Sequence[Sequence[Any]]) -> None:
         self.insert("dead_letters", rows, tables.DEAD_LETTER_COLUMNS)
 
+    def existing_dead_letter_ids(self, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        rows = self.client.query(
+            f"SELECT DISTINCT toString(dl_id) FROM {self.table('dead_letters')} "
+            "WHERE dl_id IN {ids:Array(UUID)}",
+            parameters={"ids": list(ids)},
+        ).result_rows
+        return {r[0] for r in rows}
+
     def counts(self) -> dict[str, int]:
         """Rows per core table, counted exactly (no FINAL): duplicates would show here."""
         out: dict[str, int] = {}

@@ -14,19 +14,51 @@ import orjson
 from pydantic import TypeAdapter
 
 STATEMENT_COLUMNS: tuple[str, ...] = (
-    "id", "stored", "timestamp", "version", "actor_key", "actor_type", "verb_id",
-    "object_type", "object_id", "object_key", "activity_type", "object_name", "registration",
-    "context_activity_ids", "competency_ids", "instructor_key", "peer_keys",
-    "score_scaled", "success", "completion", "duration_s", "response", "voided_id",
-    "tool", "source", "content_hash", "statement", "kafka_partition", "kafka_offset",
-)  # fmt: skip
+    "id",
+    "stored",
+    "timestamp",
+    "version",
+    "actor_key",
+    "actor_type",
+    "verb_id",
+    "object_type",
+    "object_id",
+    "object_key",
+    "activity_type",
+    "object_name",
+    "registration",
+    "context_activity_ids",
+    "competency_ids",
+    "instructor_key",
+    "peer_keys",
+    "score_scaled",
+    "success",
+    "completion",
+    "duration_s",
+    "response",
+    "voided_id",
+    "tool",
+    "source",
+    "content_hash",
+    "statement",
+    "kafka_partition",
+    "kafka_offset",
+)
 
 IDENTITY_COLUMNS: tuple[str, ...] = ("actor_key", "ifi_type", "ifi_value", "name")
 
 DEAD_LETTER_COLUMNS: tuple[str, ...] = (
-    "dl_id", "reason", "errors", "tool", "source", "topic", "partition", "offset",
-    "statement_id", "raw",
-)  # fmt: skip
+    "dl_id",
+    "reason",
+    "errors",
+    "tool",
+    "source",
+    "topic",
+    "partition",
+    "offset",
+    "statement_id",
+    "raw",
+)
 
 _DURATION = TypeAdapter(timedelta)
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"

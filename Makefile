@@ -1,0 +1,65 @@
+# Learning-records pipeline. `make help` lists the targets.
+# Everything installs itself on first use: the virtualenv and Python packages (pip), and the
+# Kafka broker's jars (Maven Central, via tools/kafka/pom.xml). Nothing is installed by hand.
+
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install kafka-jars demo test test-unit test-integration lint format up down status \
+        migrate dagster-ui clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[stack,dev]"
+	touch $(STAMP)
+
+install: $(STAMP) ## create the virtualenv and install the project (once; redone when pyproject changes)
+
+kafka-jars: $(STAMP) ## fetch the Kafka broker jars with Maven (once, cached in .kafka/)
+	$(PY) -m pipelines.kafka_broker fetch
+
+demo: install kafka-jars ## the main job end to end: broker, worker, API, simulated school, Dagster, a conversation card
+	$(PY) -m pipelines demo
+
+test: install kafka-jars lint ## lint, type-check and run every test (unit + integration on the real broker and chDB)
+	$(PY) -m pytest -q
+
+test-unit: install ## only the fast unit tests
+	$(PY) -m pytest -q -m "not integration"
+
+test-integration: install kafka-jars ## only the integration tests (real Kafka broker, real chDB)
+	$(PY) -m pytest -q -m integration
+
+lint: install ## ruff + mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: install ## apply ruff's formatting and fixes
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+up: install kafka-jars ## start broker + worker + ingest API in the background (xAPI at http://127.0.0.1:8080/xAPI/)
+	$(PY) -m pipelines up --detach
+
+down: ## stop what `make up` started
+	@if [ -x $(PY) ]; then $(PY) -m pipelines down; else echo "nothing to stop"; fi
+
+status: ## show what `make up` started
+	$(PY) -m pipelines status
+
+migrate: install ## apply warehouse migrations (CLICKHOUSE_URL, default embedded chDB in .data/chdb)
+	$(PY) -m pipelines migrate
+
+dagster-ui: install ## the Dagster UI on http://127.0.0.1:3000 over the embedded warehouse
+	$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -m dagster_project.definitions
+
+clean: ## remove data, logs and caches (keeps the venv and the Kafka jars)
+	rm -rf .data .run .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,184 @@
+"""``python -m pipelines <command>``: every runnable entry point of the project.
+
+Commands:
+  api        run the ingest API (uvicorn) with LRS_/KAFKA_/PRIVACY_ settings
+  worker     run the Faust stream worker (migrates and declares topics first)
+  migrate    apply pending warehouse migrations
+  up         start broker + worker + API and stay in the foreground (``--detach`` to background)
+  down       stop a stack started with ``up --detach``
+  status     show what ``up`` started
+  demo       the end-to-end demo: stack, simulated school, Dagster, a conversation card
+  simulate   write a simulated school's roster and events to a folder
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+RUN_DIR = PROJECT_ROOT / ".run"
+
+
+def _cmd_api(_: argparse.Namespace) -> int:
+    import uvicorn
+
+    from pipelines.ingest.app import create_app
+    from pipelines.ingest.settings import LrsSettings
+
+    settings = LrsSettings()
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+def _cmd_worker(_: argparse.Namespace) -> int:
+    from stream.settings import KafkaSettings
+    from stream.topics import ensure_topics
+    from warehouse.client import Warehouse
+
+    kafka = KafkaSettings()
+    Warehouse().migrate()
+    ensure_topics(kafka.bootstrap_servers, {kafka.raw_topic: kafka.partitions, kafka.dlq_topic: 1})
+    from stream.app import app
+
+    sys.argv = [sys.argv[0], "worker", "--without-web", "--loglevel", "info"]
+    app.main()
+    return 0
+
+
+def _cmd_migrate(_: argparse.Namespace) -> int:
+    from warehouse.client import Warehouse
+
+    applied = Warehouse().migrate()
+    print(f"migrations applied: {', '.join(applied) if applied else 'none pending'}")
+    return 0
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    RUN_DIR.mkdir(exist_ok=True)
+    pidfile, ready = RUN_DIR / "stack.pid", RUN_DIR / "stack.ready"
+    if args.detach:
+        ready.unlink(missing_ok=True)
+        with open(RUN_DIR / "stack.log", "ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "pipelines", "up", "--data-dir", str(args.data_dir)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=PROJECT_ROOT,
+            )
+        deadline = time.monotonic() + 300
+        while not ready.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                print(f"stack failed to start; see {RUN_DIR / 'stack.log'}", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+        print(ready.read_text())
+        return 0
+
+    from pipelines.stack import Stack
+
+    stack = Stack(Path(args.data_dir), workers=args.workers)
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    stack.start()
+    pidfile.write_text(str(os.getpid()))
+    assert stack.broker is not None
+    ready.write_text(
+        f"xAPI endpoint: {stack.api_url}/xAPI/  (Basic auth: LRS_CLIENT_KEY / LRS_CLIENT_SECRET)\n"
+        f"Kafka: {stack.broker.bootstrap_servers}\nwarehouse: {stack.warehouse_url}\n"
+        f"logs: {stack.data_dir / 'logs'}\n"
+    )
+    try:
+        while not stopping:
+            time.sleep(0.5)
+    finally:
+        stack.stop()
+        pidfile.unlink(missing_ok=True)
+        ready.unlink(missing_ok=True)
+    return 0
+
+
+def _cmd_down(_: argparse.Namespace) -> int:
+    pidfile = RUN_DIR / "stack.pid"
+    if not pidfile.exists():
+        print("no stack running")
+        return 0
+    pid = int(pidfile.read_text())
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pidfile.unlink(missing_ok=True)
+        print("stack was not running")
+        return 0
+    for _ in range(120):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            print("stack stopped")
+            return 0
+        time.sleep(0.5)
+    print("stack did not stop in 60 s", file=sys.stderr)
+    return 1
+
+
+def _cmd_status(_: argparse.Namespace) -> int:
+    ready = RUN_DIR / "stack.ready"
+    print(ready.read_text() if ready.exists() else "no stack running")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from pipelines.demo import run_demo
+
+    return run_demo(Path(args.data_dir), seed=args.seed)
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from pipelines import simulator
+
+    return simulator.main(["--seed", str(args.seed), "--out", str(args.out)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("api", help="run the ingest API").set_defaults(func=_cmd_api)
+    sub.add_parser("worker", help="run the Faust stream worker").set_defaults(func=_cmd_worker)
+    sub.add_parser("migrate", help="apply warehouse migrations").set_defaults(func=_cmd_migrate)
+    up = sub.add_parser("up", help="start broker, worker and API")
+    up.add_argument("--detach", action="store_true", help="run in the background")
+    up.add_argument("--data-dir", type=Path, default=PROJECT_ROOT / ".data")
+    up.add_argument("--workers", type=int, default=1)
+    up.set_defaults(func=_cmd_up)
+    sub.add_parser("down", help="stop the background stack").set_defaults(func=_cmd_down)
+    sub.add_parser("status", help="show the background stack").set_defaults(func=_cmd_status)
+    demo = sub.add_parser("demo", help="run the end-to-end demo")
+    demo.add_argument("--data-dir", type=Path, default=PROJECT_ROOT / ".data" / "demo")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(func=_cmd_demo)
+    sim = sub.add_parser("simulate", help="write a simulated school to a folder")
+    sim.add_argument("--seed", type=int, default=7)
+    sim.add_argument("--out", type=Path, default=PROJECT_ROOT / ".data" / "sim")
+    sim.set_defaults(func=_cmd_simulate)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

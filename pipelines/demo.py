@@ -1,0 +1,244 @@
+"""``make demo``: the whole pipeline end to end on the embedded default, in one command.
+
+Starts a Kafka broker, the Faust worker and the ingest API; simulates a small school (roster +
+a month of events from six tools, some over HTTP, some straight to Kafka, a few invalid); waits
+until every accepted statement is in the warehouse; materialises the Dagster assets in-process;
+prints one student's conversation card with its evidence, writes it as an HTML page to open, and
+stops everything it started. The last line is the ledger:
+``demo: sent=N accepted=N rejected=N stored=N dead_lettered=N`` with accepted = stored +
+dead_lettered, or the demo fails.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import socket
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from kafka import KafkaProducer
+from rich.console import Console
+
+from pipelines import simulator
+from pipelines.ingest.settings import ClientConfig
+from pipelines.stack import Stack
+from stream.settings import KafkaSettings
+from warehouse.client import Warehouse
+from warehouse.settings import WarehouseSettings
+
+console = Console(highlight=False)
+HTTP_BATCH = 100
+
+
+@dataclass
+class Ledger:
+    sent: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    stored: int = 0
+    dead_lettered: int = 0
+
+    def line(self) -> str:
+        return (
+            f"demo: sent={self.sent} accepted={self.accepted} rejected={self.rejected} "
+            f"stored={self.stored} dead_lettered={self.dead_lettered}"
+        )
+
+
+def _port(preferred: int) -> int:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+
+
+def _clients(tools: set[str]) -> list[ClientConfig]:
+    """One client (key/secret) per tool, as a school would issue them."""
+    return [ClientConfig(key=f"{t}-client", secret=f"{t}-secret", tool=t) for t in sorted(tools)]  # type: ignore[arg-type]
+
+
+def send_events(
+    events: list[simulator.SimEvent],
+    api_url: str,
+    bootstrap: str,
+    kafka: KafkaSettings,
+    clients: dict[str, ClientConfig],
+    ledger: Ledger,
+) -> None:
+    """HTTP events go through the API in batches per tool; the rest straight to Kafka."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
+    http = httpx.Client(base_url=api_url, timeout=60)
+    pending: dict[str, list[bytes]] = {}
+
+    def flush(tool: str) -> None:
+        batch = pending.pop(tool, [])
+        if not batch:
+            return
+        client = clients[tool]
+        token = base64.b64encode(f"{client.key}:{client.secret.get_secret_value()}".encode())
+        body = b"[" + b",".join(batch) + b"]" if len(batch) > 1 else batch[0]
+        r = http.post(
+            "/xAPI/statements",
+            content=body,
+            headers={
+                "Authorization": f"Basic {token.decode()}",
+                "X-Experience-API-Version": "1.0.3",
+                "Content-Type": "application/json",
+            },
+        )
+        if r.status_code == 200:
+            ledger.accepted += len(r.json())
+        elif r.status_code == 400:
+            ledger.rejected += len(batch)
+        else:
+            raise RuntimeError(f"ingest API answered {r.status_code}: {r.text}")
+
+    for event in events:
+        ledger.sent += 1
+        if event.channel == "kafka":
+            producer.send(
+                kafka.raw_topic,
+                value=event.payload,
+                headers=[("lrp-tool", event.tool.encode()), ("lrp-source", b"kafka")],
+            )
+            ledger.accepted += 1  # acknowledged by Kafka (acks=all, flushed below)
+        elif not event.valid:
+            flush(event.tool)  # keep order; an invalid statement is sent on its own
+            pending[event.tool] = [event.payload]
+            flush(event.tool)
+        else:
+            pending.setdefault(event.tool, []).append(event.payload)
+            if len(pending[event.tool]) >= HTTP_BATCH:
+                flush(event.tool)
+    for tool in list(pending):
+        flush(tool)
+    producer.flush()
+    producer.close()
+    http.close()
+
+
+def wait_until_stored(warehouse: Warehouse, ledger: Ledger, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with warehouse.session() as wh:
+            counts = wh.counts()
+        ledger.stored, ledger.dead_lettered = counts["distinct_statements"], counts["dead_letters"]
+        if ledger.stored + ledger.dead_lettered >= ledger.accepted:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"only {ledger.stored + ledger.dead_lettered} of "
+                f"{ledger.accepted} accepted statements arrived"
+            )
+        time.sleep(0.5)
+
+
+def run_demo(data_dir: Path, seed: int = 7) -> int:
+    started = time.monotonic()
+    data_dir = data_dir.resolve()
+    if data_dir.exists():
+        shutil.rmtree(data_dir)  # every demo starts from an empty warehouse and broker
+    data_dir.mkdir(parents=True)
+
+    cfg = simulator.SimConfig(seed=seed)
+    school = simulator.generate_school(cfg)
+    events = simulator.generate_events(school, cfg)
+    roster_dir = data_dir / "roster"
+    simulator.write_roster(school, roster_dir)
+    tools = {e.tool for e in events}
+    clients = {c.tool: c for c in _clients(tools)}
+    console.print(
+        f"[bold]simulated[/] {len(school.students)} students, {len(school.classes)} "
+        f"classes, {len(events)} events from {len(tools)} tools: "
+        f"{dict(Counter(e.tool for e in events))}"
+    )
+
+    api_port = _port(8080)
+    extra = {
+        "LRS_CLIENTS": "["
+        + ",".join(
+            f'{{"key":"{c.key}","secret":"{c.secret.get_secret_value()}","tool":"{c.tool}"}}'
+            for c in clients.values()
+        )
+        + "]"
+    }
+    stack = Stack(data_dir, api_port=api_port, extra_env=extra)
+    ledger = Ledger()
+    try:
+        with console.status("starting Kafka broker, worker and ingest API…"):
+            stack.start()
+        assert stack.broker is not None
+        console.print(
+            f"[bold]stack up[/] in {time.monotonic() - started:.1f}s: Kafka "
+            f"{stack.broker.bootstrap_servers}, xAPI {stack.api_url}/xAPI/"
+        )
+        kafka = KafkaSettings(bootstrap_servers=stack.broker.bootstrap_servers)
+        t0 = time.monotonic()
+        with console.status("sending the school's month of events…"):
+            send_events(events, stack.api_url, kafka.bootstrap_servers, kafka, clients, ledger)
+        console.print(
+            f"[bold]sent[/] {ledger.sent} events in {time.monotonic() - t0:.1f}s "
+            f"(accepted {ledger.accepted}, rejected at the edge {ledger.rejected})"
+        )
+        warehouse = Warehouse(WarehouseSettings(url=stack.warehouse_url))
+        with console.status("waiting for the worker to store every accepted statement…"):
+            wait_until_stored(warehouse, ledger)
+        console.print(f"[bold]stored[/] {ledger.stored}, dead-lettered {ledger.dead_lettered}")
+        with warehouse.session() as wh:
+            for letter in wh.dead_letters(limit=10):
+                console.print(
+                    f"  dead letter: {letter['reason']} from {letter['tool']}: "
+                    f"{letter['errors'][:100]}"
+                )
+    finally:
+        stack.stop()
+
+    os.environ["CLICKHOUSE_URL"] = stack.warehouse_url
+    os.environ["PROFILE_ROSTER_DIR"] = str(roster_dir)
+    from dagster_project.run import card_for, materialize_all, write_card_html
+
+    t0 = time.monotonic()
+    with console.status("materialising the Dagster assets…"):
+        result = materialize_all(stack.warehouse_url)
+    if not result.success:
+        console.print("[red]Dagster run failed[/]")
+        return 1
+    console.print(
+        f"[bold]dagster[/] materialised the profile assets in {time.monotonic() - t0:.1f}s"
+    )
+
+    student = _showcase_student(school)
+    card = card_for(student.sourced_id, stack.warehouse_url)
+    console.rule(f"conversation card: {student.name}")
+    console.print(card.text)
+    page = write_card_html(card, data_dir / "card.html")
+    console.rule()
+    console.print(f"open the card: file://{page}")
+    console.print(f"total {time.monotonic() - started:.1f}s")
+
+    balanced = ledger.stored + ledger.dead_lettered == ledger.accepted
+    print(ledger.line())
+    return 0 if balanced and ledger.sent == ledger.accepted + ledger.rejected else 1
+
+
+def _showcase_student(school: simulator.School) -> simulator.User:
+    """A student whose card shows several dimensions at once (an interest and a missing check-in
+    if the simulator made one), else the first student."""
+    plans = school.plans
+    for student in school.students:
+        plan = plans.get(student.sourced_id)
+        if plan and plan.persona == simulator.CURIOUS and plan.checkins == 0:
+            return student
+    for student in school.students:
+        plan = plans.get(student.sourced_id)
+        if plan and plan.persona == simulator.CURIOUS:
+            return student
+    return school.students[0]

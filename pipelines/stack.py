@@ -1,0 +1,185 @@
+"""The local stack: one Kafka broker, the Faust worker(s) and the ingest API, on one machine.
+
+Used by ``make up``/``make down``, by ``make demo`` and by the integration tests, so the three
+run exactly the same wiring. Children get their settings through the environment (the same
+names docker-compose uses), never through shared globals.
+
+A worker that exits (e.g. status 70 after a warehouse outage, see stream/app.py) is restarted
+with backoff: Kafka redelivers the unacknowledged batch and the idempotent write absorbs it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import structlog
+
+from pipelines.kafka_broker import KafkaBroker, fetch_jars
+from stream.settings import KafkaSettings
+from stream.topics import ensure_topics
+from warehouse.client import Warehouse
+from warehouse.settings import WarehouseSettings
+
+log = structlog.get_logger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class ManagedProcess:
+    """A child process that is restarted when it exits unexpectedly."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.name, self.argv, self.env, self.log_path = name, argv, env, log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._spawn()
+        self._watcher = threading.Thread(target=self._watch, name=f"watch-{self.name}", daemon=True)
+        self._watcher.start()
+
+    def _spawn(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as out:
+            self.proc = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=PROJECT_ROOT,
+                start_new_session=True,
+            )
+        log.info("started", process=self.name, pid=self.proc.pid)
+
+    def _watch(self) -> None:
+        delay = 0.5
+        while not self._stopping.is_set():
+            proc = self.proc
+            if proc is not None and proc.poll() is not None and not self._stopping.is_set():
+                log.warning("exited; restarting", process=self.name, status=proc.returncode)
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                if not self._stopping.is_set():
+                    self.restarts += 1
+                    self._spawn()
+            time.sleep(0.2)
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def stop(self, timeout: float = 20.0) -> None:
+        self._stopping.set()
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@dataclass
+class Stack:
+    """Broker + worker(s) + API sharing one data folder."""
+
+    data_dir: Path
+    api_port: int = 8080
+    workers: int = 1
+    with_api: bool = True
+    extra_env: dict[str, str] = field(default_factory=dict)
+    broker: KafkaBroker | None = None
+    processes: list[ManagedProcess] = field(default_factory=list)
+
+    @property
+    def warehouse_url(self) -> str:
+        return f"chdb://{(self.data_dir / 'chdb').resolve()}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def env(self) -> dict[str, str]:
+        """The environment every child runs with: where the broker and warehouse are."""
+        assert self.broker is not None
+        env = dict(os.environ)
+        env.update(
+            {
+                "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
+                "CLICKHOUSE_URL": os.environ.get("CLICKHOUSE_URL", self.warehouse_url),
+                "LRS_PORT": str(self.api_port),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def start_broker(self) -> KafkaBroker:
+        fetch_jars()
+        self.broker = KafkaBroker(self.data_dir / "kafka").start()
+        kafka = KafkaSettings(bootstrap_servers=self.broker.bootstrap_servers)
+        ensure_topics(
+            kafka.bootstrap_servers, {kafka.raw_topic: kafka.partitions, kafka.dlq_topic: 1}
+        )
+        return self.broker
+
+    def start(self) -> Stack:
+        self.start_broker()
+        env = self.env()
+        Warehouse(WarehouseSettings(url=env["CLICKHOUSE_URL"])).migrate()
+        logs = self.data_dir / "logs"
+        for n in range(self.workers):
+            worker = ManagedProcess(
+                f"worker-{n}",
+                [sys.executable, "-m", "pipelines", "worker"],
+                env,
+                logs / f"worker-{n}.log",
+            )
+            worker.start()
+            self.processes.append(worker)
+        if self.with_api:
+            api = ManagedProcess(
+                "api", [sys.executable, "-m", "pipelines", "api"], env, logs / "api.log"
+            )
+            api.start()
+            self.processes.append(api)
+            wait_http(f"{self.api_url}/healthz", timeout=60)
+        return self
+
+    def stop(self) -> None:
+        for proc in reversed(self.processes):
+            proc.stop()
+        self.processes.clear()
+        if self.broker is not None:
+            self.broker.stop()
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def wait_http(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
+        time.sleep(0.2)

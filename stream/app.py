@@ -1,0 +1,145 @@
+"""The Faust stream worker: raw statements in, warehouse rows and dead letters out.
+
+Run it with ``python -m pipelines worker`` (which migrates, declares topics and then starts this
+app with ``worker --without-web``). Scale it by running more copies, up to the partition count.
+
+Delivery guarantee, and why it is built this way: Faust acknowledges a ``take_events`` batch in a
+``finally`` even when the loop body raises (shared/stack.md 0b), so the body here never raises.
+A warehouse write that keeps failing is retried with backoff and then the process exits with
+status 70 *before* the batch is acknowledged; the supervisor restarts it and Kafka redelivers.
+The write is check-then-insert on the statement id (plus a ReplacingMergeTree backstop), so a
+redelivered batch stores nothing twice. ``concurrency=1`` avoids faust#606 (commit past an
+in-flight message).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import faust
+import structlog
+
+from stream.process import Accepted, Outcome, Record, Rejected, process_record, settle_batch
+from stream.settings import KafkaSettings, PrivacySettings, StreamSettings
+from warehouse.client import Warehouse
+from warehouse.settings import WarehouseSettings
+
+log = structlog.get_logger(__name__)
+
+EXIT_WRITE_FAILED = 70
+
+kafka_settings = KafkaSettings()
+stream_settings = StreamSettings()
+_hmac_key = PrivacySettings().hmac_key.get_secret_value().encode()
+warehouse = Warehouse(WarehouseSettings())
+
+app = faust.App(
+    stream_settings.app_id,
+    broker=[f"kafka://{host}" for host in kafka_settings.bootstrap_servers.split(",")],
+    web_enabled=False,
+    store="memory://",
+    topic_partitions=kafka_settings.partitions,
+    topic_replication_factor=kafka_settings.replication_factor,
+    consumer_auto_offset_reset="earliest",
+    producer_acks=-1,
+    # A restarted worker rejoins in seconds instead of waiting ~53 s for the old member to expire.
+    broker_session_timeout=10,
+    broker_heartbeat_interval=1,
+)
+
+raw_topic = app.topic(
+    kafka_settings.raw_topic,
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+    partitions=kafka_settings.partitions,
+)
+
+
+def _headers(raw: Any) -> dict[str, str]:
+    items = raw.items() if isinstance(raw, dict) else (raw or [])
+    out: dict[str, str] = {}
+    for key, value in items:
+        out[key] = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return out
+
+
+def write_batch(wh_client: Warehouse, outcomes: Sequence[Outcome]) -> tuple[int, list[Rejected]]:
+    """Store one batch in a single warehouse turn; returns (stored, rejected).
+
+    Order matters for crash safety: identities and dead letters first, statements last, so a
+    crash between writes never leaves a stored statement whose redelivery would be skipped
+    before its identity rows exist.
+    """
+    with wh_client.session() as wh:
+        ids = [o.statement_id for o in outcomes if isinstance(o, Accepted)]
+        fresh, rejected = settle_batch(list(outcomes), wh.existing_hashes(ids))
+        identities = {
+            (i.actor_key, i.ifi_type, i.ifi_value, i.name or "")
+            for a in fresh
+            for i in a.identities
+        }
+        wh.insert_identities(sorted(identities))
+        known = wh.existing_dead_letter_ids([str(r.dl_id()) for r in rejected])
+        wh.insert_dead_letters([r.row() for r in rejected if str(r.dl_id()) not in known])
+        wh.insert_statements([a.row for a in fresh])
+    return len(fresh), rejected
+
+
+async def _with_retries(what: str, call: Any) -> Any:
+    """Await ``call()`` with backoff; exit the process (nothing acked) if it keeps failing."""
+    for attempt in range(1, stream_settings.max_write_attempts + 1):
+        try:
+            return await call()
+        except Exception as exc:  # the loop body must never raise, see module docstring
+            delay = stream_settings.retry_base_s * 2 ** (attempt - 1)
+            log.warning(f"{what} failed", attempt=attempt, retry_in_s=delay, error=repr(exc))
+            await asyncio.sleep(delay)
+    log.error(f"{what} kept failing: exiting without acknowledging the batch")
+    os._exit(EXIT_WRITE_FAILED)
+
+
+async def handle_batch(events: Sequence[Any]) -> None:
+    records = [
+        Record(
+            value=event.value or b"",
+            topic=event.message.topic,
+            partition=event.message.partition,
+            offset=event.message.offset,
+            timestamp_s=event.message.timestamp or 0.0,
+            headers=_headers(event.message.headers),
+        )
+        for event in events
+    ]
+    outcomes = [
+        process_record(r, hmac_key=_hmac_key, max_bytes=stream_settings.max_message_bytes)
+        for r in records
+    ]
+    stored, rejected = await _with_retries(
+        "warehouse write", lambda: asyncio.to_thread(write_batch, warehouse, outcomes)
+    )
+    for dead in rejected:
+        await _with_retries(
+            "dead-letter produce",
+            lambda dead=dead: app.producer.send_and_wait(
+                kafka_settings.dlq_topic,
+                None,
+                dead.record.value,
+                None,
+                None,
+                dead.headers(),
+            ),
+        )
+    log.info("batch written", records=len(records), stored=stored, dead_lettered=len(rejected))
+
+
+@app.agent(raw_topic, concurrency=1)
+async def ingest(stream: faust.StreamT) -> None:
+    async for events in stream.take_events(
+        stream_settings.batch_size, within=stream_settings.batch_within_s
+    ):
+        await handle_batch(events)

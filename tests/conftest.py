@@ -1,0 +1,48 @@
+"""Shared fixtures.
+
+Integration tests run against the real thing: one Kafka broker per test session (started from the
+Maven-fetched jars by pipelines.kafka_broker) and the real ClickHouse engine (chDB) in a temporary
+folder per test. Nothing is mocked; each test gets its own topics, consumer group and warehouse.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from support import ENV_PREFIXES, PipelineEnv
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith(ENV_PREFIXES):
+            monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """One real KRaft broker for the whole session, on free ports."""
+    from pipelines.kafka_broker import KafkaBroker, fetch_jars
+
+    fetch_jars()
+    broker = KafkaBroker(tmp_path_factory.mktemp("kafka"), port=0, controller_port=0)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def pipeline(kafka_broker: object, tmp_path: Path) -> Iterator[PipelineEnv]:
+    from stream.topics import ensure_topics
+    from warehouse.client import Warehouse
+    from warehouse.settings import WarehouseSettings
+
+    env = PipelineEnv(bootstrap=kafka_broker.bootstrap_servers, data_dir=tmp_path)  # type: ignore[attr-defined]
+    ensure_topics(env.bootstrap, {env.raw_topic: 3, env.dlq_topic: 1})
+    Warehouse(WarehouseSettings(url=env.warehouse_url)).migrate()
+    yield env
+    env.stop_all()

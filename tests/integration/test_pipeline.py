@@ -1,0 +1,122 @@
+"""End to end on the real broker and chDB: HTTP API → Kafka → Faust worker → ClickHouse."""
+
+from __future__ import annotations
+
+import base64
+import copy
+
+import httpx
+import orjson
+import pytest
+
+from pipelines.stack import wait_http
+from support import PipelineEnv, drained, free_port, statement, wait_for, warehouse_counts
+from warehouse.client import Warehouse
+from warehouse.settings import WarehouseSettings
+
+pytestmark = pytest.mark.integration
+
+AUTH = "Basic " + base64.b64encode(b"quiz-app:s3cret").decode()
+HEADERS = {"Authorization": AUTH, "X-Experience-API-Version": "1.0.3"}
+
+
+def _start(pipeline: PipelineEnv) -> str:
+    port = free_port()
+    pipeline.spawn("worker", log_name="worker")
+    pipeline.spawn(
+        "api",
+        log_name="api",
+        LRS_PORT=str(port),
+        LRS_CLIENT_KEY="quiz-app",
+        LRS_CLIENT_SECRET="s3cret",
+        LRS_CLIENT_TOOL="quiz",
+        LRS_MAX_BODY_BYTES="200000",
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/healthz", timeout=60)
+    return url
+
+
+def test_posted_statements_are_stored_exactly_once_and_pseudonymised(pipeline: PipelineEnv) -> None:
+    url = _start(pipeline)
+    batch = [statement(n) for n in range(40)]
+    single = statement(99, result={"score": {"scaled": 0.5}, "success": True})
+
+    r = httpx.post(f"{url}/xAPI/statements", json=batch, headers=HEADERS, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json() == [s["id"] for s in batch]
+    assert r.headers["X-Experience-API-Version"] == "1.0.3"
+    r = httpx.post(f"{url}/xAPI/statements", json=single, headers=HEADERS, timeout=30)
+    assert r.status_code == 200 and r.json() == [single["id"]]
+    no_id = statement(5)
+    del no_id["id"]
+    r = httpx.post(f"{url}/xAPI/statements", json=no_id, headers=HEADERS, timeout=30)
+    assert r.status_code == 200
+    generated = r.json()[0]
+
+    wait_for(lambda: warehouse_counts(pipeline.warehouse_url)["statements"] >= 42, 90, "42 rows")
+    # A producer retry of the same batch must not store anything twice.
+    r = httpx.post(f"{url}/xAPI/statements", json=batch, headers=HEADERS, timeout=30)
+    assert r.status_code == 200
+    wait_for(lambda: drained(pipeline), 60, "worker to commit the retried batch")
+
+    ids = [s["id"] for s in batch] + [single["id"], generated]
+    with Warehouse(WarehouseSettings(url=pipeline.warehouse_url)).session() as wh:
+        assert wh.statement_id_counts(ids) == dict.fromkeys(ids, 1)
+        assert wh.counts()["statements"] == 42
+        stored = wh.query(
+            "SELECT statement, tool, source FROM $db.statements WHERE id = {id:UUID}",
+            {"id": single["id"]},
+        )
+        names = wh.query("SELECT ifi_value, name FROM $db.identities WHERE ifi_value LIKE '%s99@%'")
+    body, tool, source = stored[0]
+    assert (tool, source) == ("quiz", "http")
+    assert "s99@school.test" not in body and "Student 99" not in body  # no PII in statements
+    doc = orjson.loads(body)
+    assert doc["authority"]["account"]["name"] == "quiz-app"
+    assert doc["stored"].endswith("Z") and doc["result"]["score"]["scaled"] == 0.5
+    assert names and names[0][1] == "Student 99"  # the PII lives in identities only
+
+
+def test_bad_requests_get_clear_answers(pipeline: PipelineEnv) -> None:
+    url = _start(pipeline)
+    post = f"{url}/xAPI/statements"
+
+    two_ifis = statement(1, actor={"mbox": "mailto:a@b.test", "openid": "https://id.test/a"})
+    r = httpx.post(post, json=two_ifis, headers=HEADERS)
+    assert r.status_code == 400 and "actor" in r.json()["message"]
+
+    bad_score = statement(2, result={"score": {"scaled": 1.5}})
+    r = httpx.post(post, json=[statement(3), bad_score], headers=HEADERS)
+    assert r.status_code == 400
+    assert any("result.score.scaled" in e["field"] for e in r.json()["errors"])
+
+    r = httpx.post(post, content=b'{"actor": ', headers=HEADERS)
+    assert r.status_code == 400 and r.json()["error"] == "malformed_json"
+
+    dup = statement(4)
+    r = httpx.post(post, json=[dup, copy.deepcopy(dup)], headers=HEADERS)
+    assert r.status_code == 400 and r.json()["error"] == "duplicate_id"
+
+    r = httpx.post(post, json=statement(5), headers={"X-Experience-API-Version": "1.0.3"})
+    assert r.status_code == 401 and "WWW-Authenticate" in r.headers
+    wrong = "Basic " + base64.b64encode(b"quiz-app:nope").decode()
+    r = httpx.post(post, json=statement(5), headers={**HEADERS, "Authorization": wrong})
+    assert r.status_code == 401
+
+    r = httpx.post(post, json=statement(6), headers={"Authorization": AUTH})
+    assert r.status_code == 400 and "X-Experience-API-Version" in r.json()["message"]
+    r = httpx.post(
+        post, json=statement(6), headers={**HEADERS, "X-Experience-API-Version": "1.0.2"}
+    )
+    assert r.status_code == 200 and r.headers["X-Experience-API-Version"] == "1.0.3"
+
+    r = httpx.post(post, json=[statement(n) for n in range(1000)], headers=HEADERS)
+    assert r.status_code == 413
+
+    r = httpx.get(f"{url}/xAPI/about")
+    assert r.status_code == 200 and "1.0.3" in r.json()["version"]
+
+    # Only the one valid statement (the 1.0.2-header one) reaches the warehouse.
+    wait_for(lambda: drained(pipeline), 60, "worker to drain")
+    assert warehouse_counts(pipeline.warehouse_url)["statements"] == 1

@@ -1,0 +1,120 @@
+"""The worker on the real broker and chDB: crashes, direct producers and dead letters."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import orjson
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+
+from support import PipelineEnv, drained, statement, wait_for, warehouse_counts
+from warehouse.client import Warehouse
+from warehouse.settings import WarehouseSettings
+
+pytestmark = pytest.mark.integration
+
+
+def _produce(pipeline: PipelineEnv, values: list[bytes], tool: str = "video") -> None:
+    producer = KafkaProducer(bootstrap_servers=pipeline.bootstrap, acks="all", linger_ms=20)
+    headers = [("lrp-tool", tool.encode()), ("lrp-source", b"kafka")]
+    for n, value in enumerate(values):
+        producer.send(pipeline.raw_topic, value=value, key=str(n % 50).encode(), headers=headers)
+    producer.flush()
+    producer.close()
+
+
+def test_sigkill_mid_stream_then_restart_stores_every_statement_exactly_once(
+    pipeline: PipelineEnv,
+) -> None:
+    total = 12_000
+    statements = [statement(n) for n in range(total)]
+    _produce(pipeline, [orjson.dumps(s) for s in statements])
+
+    # Small batches so the kill lands in the middle of the stream.
+    worker = pipeline.spawn("worker", log_name="worker-1", STREAM_BATCH_SIZE="250")
+    wait_for(
+        lambda: warehouse_counts(pipeline.warehouse_url)["statements"] >= 1500,
+        90,
+        "the first worker to store some statements",
+        every=0.05,
+    )
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait()
+    at_kill = warehouse_counts(pipeline.warehouse_url)["statements"]
+    assert at_kill < total, "the worker finished before it was killed: the test proves nothing"
+
+    pipeline.spawn("worker", log_name="worker-2", STREAM_BATCH_SIZE="250")
+    wait_for(
+        lambda: warehouse_counts(pipeline.warehouse_url)["statements"] >= total,
+        180,
+        f"all {total} statements (killed at {at_kill})",
+    )
+    wait_for(lambda: drained(pipeline), 60, "the second worker to commit its offsets")
+    time.sleep(1.0)  # a redelivered batch, if any, would have been written by now
+
+    counts = warehouse_counts(pipeline.warehouse_url)
+    # Exactly once: no physical duplicate rows, not only after FINAL.
+    assert counts["statements"] == total
+    assert counts["distinct_statements"] == total
+    assert counts["dead_letters"] == 0
+    ids = [s["id"] for s in statements[:: total // 50]]
+    with Warehouse(WarehouseSettings(url=pipeline.warehouse_url)).session() as wh:
+        assert set(wh.statement_id_counts(ids).values()) == {1}
+
+
+def test_invalid_records_from_a_direct_producer_are_dead_lettered_with_reasons(
+    pipeline: PipelineEnv,
+) -> None:
+    good = statement(1)
+    conflicting = dict(good, verb={"id": "http://adlnet.gov/expapi/verbs/failed"})
+    two_ifis = statement(
+        2,
+        actor={"mbox": "mailto:x@y.test", "account": {"homePage": "https://lms.test", "name": "x"}},
+    )
+    values = [
+        orjson.dumps(good),
+        b'{"actor": {"mbox": "mailto:broken',  # truncated JSON
+        orjson.dumps(two_ifis),
+        b"[1, 2, 3]",
+        orjson.dumps(good),  # the same statement again: stored once, not a conflict
+    ]
+    _produce(pipeline, values, tool="video")
+    pipeline.spawn("worker", log_name="worker")
+    wait_for(
+        lambda: warehouse_counts(pipeline.warehouse_url)["dead_letters"] >= 3,
+        90,
+        "three dead letters",
+    )
+    _produce(pipeline, [orjson.dumps(conflicting)], tool="video")
+    wait_for(
+        lambda: warehouse_counts(pipeline.warehouse_url)["dead_letters"] >= 4, 60, "the id conflict"
+    )
+    wait_for(lambda: drained(pipeline), 60, "worker to drain")
+
+    with Warehouse(WarehouseSettings(url=pipeline.warehouse_url)).session() as wh:
+        letters = {d["reason"]: d for d in wh.dead_letters()}
+        assert wh.counts()["statements"] == 1
+    assert set(letters) == {"malformed_json", "invalid_statement", "not_an_object", "id_conflict"}
+    invalid = letters["invalid_statement"]
+    assert invalid["raw"] == orjson.dumps(two_ifis).decode()
+    assert invalid["tool"] == "video" and invalid["topic"] == pipeline.raw_topic
+    assert invalid["statement_id"] == two_ifis["id"]
+    assert any(e["field"].startswith("actor") for e in orjson.loads(invalid["errors"]))
+    assert letters["malformed_json"]["raw"].startswith('{"actor"')
+    assert letters["id_conflict"]["statement_id"] == good["id"]
+
+    consumer = KafkaConsumer(
+        pipeline.dlq_topic,
+        bootstrap_servers=pipeline.bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5000,
+    )
+    messages = list(consumer)
+    consumer.close()
+    reasons = sorted(dict(m.headers)["lrp-reason"].decode() for m in messages)
+    assert reasons == sorted(letters)
+    by_reason = {dict(m.headers)["lrp-reason"].decode(): m for m in messages}
+    assert by_reason["invalid_statement"].value == orjson.dumps(two_ifis)
