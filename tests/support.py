@@ -150,9 +150,14 @@ def warehouse_counts(url: str) -> dict[str, int]:
 
 def drained(pipeline: PipelineEnv) -> bool:
     """The pipeline's worker group has committed every offset of its raw topic."""
+    from kafka.errors import KafkaError
+
     from stream.topics import group_committed_offsets, topic_end_offsets
 
     ends = topic_end_offsets(pipeline.bootstrap, pipeline.raw_topic)
     group = f"worker-{pipeline.suffix}"
-    done = group_committed_offsets(pipeline.bootstrap, group, pipeline.raw_topic)
+    try:
+        done = group_committed_offsets(pipeline.bootstrap, group, pipeline.raw_topic)
+    except KafkaError:  # the group coordinator is still starting: not drained yet
+        return False
     return all(done.get(p, 0) >= end for p, end in ends.items())

@@ -120,3 +120,23 @@ def test_bad_requests_get_clear_answers(pipeline: PipelineEnv) -> None:
     # Only the one valid statement (the 1.0.2-header one) reaches the warehouse.
     wait_for(lambda: drained(pipeline), 60, "worker to drain")
     assert warehouse_counts(pipeline.warehouse_url)["statements"] == 1
+
+
+def test_broker_down_answers_503_and_acknowledges_nothing(pipeline: PipelineEnv) -> None:
+    from support import free_port as unused_port
+
+    port = free_port()
+    pipeline.spawn(
+        "api",
+        log_name="api",
+        LRS_PORT=str(port),
+        LRS_CLIENT_KEY="quiz-app",
+        LRS_CLIENT_SECRET="s3cret",
+        KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{unused_port()}",
+        LRS_PRODUCE_TIMEOUT_S="3",
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/healthz", timeout=60)
+    r = httpx.post(f"{url}/xAPI/statements", json=statement(1), headers=HEADERS, timeout=60)
+    assert r.status_code == 503
+    assert "nothing was acknowledged" in r.json()["message"]

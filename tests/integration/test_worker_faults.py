@@ -118,3 +118,32 @@ def test_invalid_records_from_a_direct_producer_are_dead_lettered_with_reasons(
     assert reasons == sorted(letters)
     by_reason = {dict(m.headers)["lrp-reason"].decode(): m for m in messages}
     assert by_reason["invalid_statement"].value == orjson.dumps(two_ifis)
+
+
+def test_warehouse_outage_makes_the_worker_exit_unacked_and_a_restart_stores_once(
+    pipeline: PipelineEnv,
+) -> None:
+    """A warehouse that stays unavailable: bounded retries, exit 70, nothing acknowledged."""
+    first = [statement(n) for n in range(10)]
+    later = [statement(n) for n in range(300)]
+    worker = pipeline.spawn(
+        "worker",
+        log_name="worker-1",
+        CLICKHOUSE_LOCK_TIMEOUT_S="1",
+        STREAM_MAX_WRITE_ATTEMPTS="2",
+        STREAM_RETRY_BASE_S="0.2",
+    )
+    _produce(pipeline, [orjson.dumps(s) for s in first])
+    wait_for(lambda: drained(pipeline), 90, "the worker to store the first statements")
+    warehouse = Warehouse(WarehouseSettings(url=pipeline.warehouse_url))
+    with warehouse.session():  # hold the embedded warehouse: the worker cannot get a turn
+        _produce(pipeline, [orjson.dumps(s) for s in later])
+        assert worker.wait(timeout=120) == 70, pipeline.log("worker-1")[-3000:]
+    assert "kept failing" in pipeline.log("worker-1")
+    assert not drained(pipeline)  # the failed batch was never acknowledged
+    assert warehouse_counts(pipeline.warehouse_url)["statements"] == len(first)
+
+    pipeline.spawn("worker", log_name="worker-2")
+    wait_for(lambda: drained(pipeline), 90, "the restarted worker to drain")
+    counts = warehouse_counts(pipeline.warehouse_url)
+    assert counts["statements"] == counts["distinct_statements"] == len(first) + len(later)

@@ -1,0 +1,755 @@
+"""The production deployment description stays consistent with the code that reads it.
+
+No Docker engine runs on the machines this project is developed and tested on, so nothing ever
+starts the docker-compose stack here. This test is what keeps it honest: docker-compose.yml,
+.env.example, the Dockerfile, .dockerignore and deploy/dagster/ are read as data (PyYAML, no
+Docker) and checked against each other and against the settings classes. The env names the app
+services receive are derived from the settings classes themselves
+(``model_config["env_prefix"] + field.upper()``), so renaming a settings field without updating
+the deployment fails here, naming the service, the variable and the fields that do exist.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import shlex
+import tomllib
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings
+
+from pipelines.ingest.settings import LrsSettings
+from stream.settings import KafkaSettings, PrivacySettings, StreamSettings
+from warehouse.settings import WarehouseSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+ENV_EXAMPLE = ROOT / ".env.example"
+DOCKERFILE = ROOT / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+DAGSTER_DEPLOY = ROOT / "deploy" / "dagster"
+
+# Every settings class that reads the environment of an app service: one per env prefix.
+SETTINGS_CLASSES: list[type[BaseSettings]] = [
+    WarehouseSettings,  # CLICKHOUSE_
+    KafkaSettings,  # KAFKA_
+    StreamSettings,  # STREAM_
+    PrivacySettings,  # PRIVACY_
+    LrsSettings,  # LRS_
+    # ---- PROFILE_ : TODO ------------------------------------------------------------------
+    # dagster_project.resources.ProfileSettings (env prefix PROFILE_) is not written yet. Once
+    # it exists: import it above and list it here. Until then a PROFILE_* variable in
+    # docker-compose.yml or .env.example fails with "no settings class reads PROFILE_".
+    # ----------------------------------------------------------------------------------------
+]
+OUR_PREFIXES = ("CLICKHOUSE_", "KAFKA_", "STREAM_", "PRIVACY_", "LRS_", "PROFILE_")
+
+INFRA_SERVICES = {"kafka", "clickhouse", "postgres"}
+APP_SERVICES = {
+    "migrate",
+    "ingest-api",
+    "worker",
+    "dagster-code",
+    "dagster-webserver",
+    "dagster-daemon",
+}
+EXPECTED_SERVICES = INFRA_SERVICES | APP_SERVICES
+DAGSTER_SERVICES = ("dagster-code", "dagster-webserver", "dagster-daemon")
+
+# What each app service cannot run without (beyond what the settings default to).
+REQUIRED_ENV: dict[str, set[str]] = {
+    "migrate": {"CLICKHOUSE_URL"},
+    "ingest-api": {
+        "CLICKHOUSE_URL",
+        "KAFKA_BOOTSTRAP_SERVERS",
+        "PRIVACY_HMAC_KEY",
+        "LRS_HOST",
+        "LRS_PORT",
+        "LRS_CLIENT_KEY",
+        "LRS_CLIENT_SECRET",
+    },
+    "worker": {"CLICKHOUSE_URL", "KAFKA_BOOTSTRAP_SERVERS", "PRIVACY_HMAC_KEY", "STREAM_APP_ID"},
+    "dagster-code": {"CLICKHOUSE_URL", "KAFKA_BOOTSTRAP_SERVERS", "PRIVACY_HMAC_KEY"},
+}
+
+# Secrets: compose must refuse to start without them (${NAME:?...}); .env.example leaves them empty.
+SECRETS = {
+    "CLICKHOUSE_PASSWORD",
+    "PRIVACY_HMAC_KEY",
+    "LRS_CLIENT_KEY",
+    "LRS_CLIENT_SECRET",
+    "DAGSTER_POSTGRES_PASSWORD",
+}
+
+# Compose variable interpolation: $$, ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?err},
+# ${VAR?err}, $VAR.
+_INTERPOLATION = re.compile(
+    r"\$\$|\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}"
+    r"|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)"
+)
+
+
+class MissingRequiredVariable(LookupError):
+    """A ``${VAR:?...}`` had no value: compose would refuse to start."""
+
+
+# ---- reading the files ------------------------------------------------------------------------
+
+
+@cache
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+def services() -> dict[str, dict[str, Any]]:
+    return compose()["services"]
+
+
+def service(name: str) -> dict[str, Any]:
+    assert name in services(), f"docker-compose.yml has no service {name!r}"
+    return services()[name]
+
+
+def env_of(name: str) -> dict[str, str]:
+    """A service's environment as a dict of raw (uninterpolated) strings."""
+    raw = service(name).get("environment") or {}
+    if isinstance(raw, list):
+        pairs = (item.split("=", 1) if "=" in item else (item, "") for item in raw)
+        return {key: value for key, value in pairs}
+    return {key: "" if value is None else str(value) for key, value in raw.items()}
+
+
+@cache
+def env_example() -> dict[str, str]:
+    """``.env.example`` parsed like compose's dotenv reader (enough of it for this file)."""
+    values: dict[str, str] = {}
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        name, sep, value = stripped.partition("=")
+        assert sep, f".env.example: not NAME=value: {line!r}"
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        assert name not in values, f".env.example sets {name} twice"
+        values[name] = value
+    return values
+
+
+def interpolate(value: str, variables: Mapping[str, str]) -> str:
+    """Resolve compose interpolation in ``value`` the way ``docker compose`` would."""
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name = match.group("braced") or match.group("bare")
+        op, arg = match.group("op"), match.group("arg") or ""
+        is_set, current = name in variables, variables.get(name, "")
+        if op == ":-":
+            return current if current else arg
+        if op == "-":
+            return current if is_set else arg
+        if op in (":?", "?") and (not current if op == ":?" else not is_set):
+            raise MissingRequiredVariable(f"{name}: {arg}")
+        return current
+
+    return _INTERPOLATION.sub(substitute, value)
+
+
+def referenced_variables(value: str) -> dict[str, str | None]:
+    """Variables a compose string interpolates, with the operator each one is used with."""
+    found: dict[str, str | None] = {}
+    for match in _INTERPOLATION.finditer(value):
+        name = match.group("braced") or match.group("bare")
+        if name:
+            found[name] = match.group("op")
+    return found
+
+
+def deployed_variables() -> dict[str, str]:
+    """What an operator's .env holds after copying .env.example and filling in the secrets."""
+    return {
+        name: value or f"test-{name.lower()}" for name, value in env_example().items()
+    }
+
+
+def resolved_env(name: str) -> dict[str, str]:
+    return {k: interpolate(v, deployed_variables()) for k, v in env_of(name).items()}
+
+
+def resolved_image(name: str) -> str:
+    return interpolate(str(service(name)["image"]), deployed_variables())
+
+
+def container_ports(name: str) -> dict[int, str | None]:
+    """Container port -> published host port (None when only exposed)."""
+    result: dict[int, str | None] = {}
+    for entry in service(name).get("ports", []):
+        if isinstance(entry, dict):
+            published = entry.get("published")
+            result[int(entry["target"])] = None if published is None else str(published)
+            continue
+        spec = interpolate(str(entry), deployed_variables()).split("/")[0]
+        parts = spec.rsplit(":", 2)
+        host_port = parts[-2] if len(parts) >= 2 else None
+        result[int(parts[-1])] = host_port
+    return result
+
+
+def command_of(name: str) -> list[str]:
+    command = service(name).get("command")
+    assert command, f"{name}: no command"
+    return shlex.split(command) if isinstance(command, str) else [str(c) for c in command]
+
+
+def option(argv: list[str], flag: str) -> str:
+    assert flag in argv, f"{argv}: no {flag}"
+    return argv[argv.index(flag) + 1]
+
+
+def names_of(name: str) -> set[str]:
+    """Names other containers reach a service by: the service name and its hostname."""
+    return {name, *([service(name)["hostname"]] if "hostname" in service(name) else [])}
+
+
+def depends_on(name: str) -> dict[str, dict[str, Any]]:
+    raw = service(name).get("depends_on") or {}
+    if isinstance(raw, list):
+        return {target: {"condition": "service_started"} for target in raw}
+    return {target: spec or {"condition": "service_started"} for target, spec in raw.items()}
+
+
+def healthcheck_text(name: str) -> str:
+    test = (service(name).get("healthcheck") or {}).get("test")
+    return " ".join(test) if isinstance(test, list) else str(test or "")
+
+
+def module_path(module: str) -> Path:
+    """The file ``python -m module`` / ``dagster -m module`` would load, inside the project."""
+    base = ROOT.joinpath(*module.split("."))
+    package_main = base / "__main__.py"
+    return package_main if base.is_dir() else base.with_suffix(".py")
+
+
+@cache
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    lines = [
+        line for line in DOCKERFILE.read_text().splitlines() if not line.lstrip().startswith("#")
+    ]
+    joined = re.sub(r"\\\s*\n", " ", "\n".join(lines))
+    result = []
+    for line in joined.splitlines():
+        if line.strip():
+            keyword, _, args = line.strip().partition(" ")
+            result.append((keyword.upper(), args.strip()))
+    return result
+
+
+def dockerfile_env() -> dict[str, str]:
+    env: dict[str, str] = {}
+    for keyword, args in dockerfile_instructions():
+        if keyword == "ENV":
+            for token in shlex.split(args):
+                key, _, value = token.partition("=")
+                env[key] = value
+    return env
+
+
+def dockerfile_copies() -> list[tuple[list[str], str]]:
+    """(sources, destination) of every COPY from the build context (not --from a stage)."""
+    copies = []
+    for keyword, args in dockerfile_instructions():
+        if keyword != "COPY":
+            continue
+        tokens = shlex.split(args)
+        if any(t.startswith("--from") for t in tokens):
+            continue
+        paths = [t for t in tokens if not t.startswith("--")]
+        copies.append((paths[:-1], paths[-1]))
+    return copies
+
+
+# ---- the settings classes ----------------------------------------------------------------------
+
+
+def settings_env_names(cls: type[BaseSettings]) -> dict[str, str]:
+    """Env var name -> field name, exactly as pydantic-settings reads them."""
+    prefix = cls.model_config.get("env_prefix", "")
+    names = {}
+    for field_name, field in cls.model_fields.items():
+        alias = field.validation_alias if isinstance(field.validation_alias, str) else None
+        names[(alias or f"{prefix}{field_name}").upper()] = field_name
+    return names
+
+
+SETTINGS_BY_PREFIX: dict[str, type[BaseSettings]] = {
+    cls.model_config.get("env_prefix", ""): cls for cls in SETTINGS_CLASSES
+}
+ALL_SETTINGS_NAMES = {
+    name for cls in SETTINGS_CLASSES for name in settings_env_names(cls)
+}
+
+
+def our_prefix(name: str) -> str | None:
+    return next((p for p in OUR_PREFIXES if name.startswith(p)), None)
+
+
+def unknown_setting(name: str) -> str | None:
+    """Why ``name`` is not read by the settings class of its prefix (None when it is)."""
+    prefix = our_prefix(name)
+    assert prefix is not None
+    cls = SETTINGS_BY_PREFIX.get(prefix)
+    if cls is None:
+        return f"no settings class reads {prefix} (list it in SETTINGS_CLASSES)"
+    known = settings_env_names(cls)
+    if name in known:
+        return None
+    return f"{cls.__name__} has no field for {name}; it reads {sorted(known)}"
+
+
+def test_settings_classes_each_own_one_of_our_prefixes() -> None:
+    prefixes = [cls.model_config.get("env_prefix", "") for cls in SETTINGS_CLASSES]
+    assert len(set(prefixes)) == len(prefixes), f"two settings classes share a prefix: {prefixes}"
+    for cls, prefix in zip(SETTINGS_CLASSES, prefixes, strict=True):
+        assert prefix in OUR_PREFIXES, f"{cls.__name__}: env_prefix {prefix!r} not in {OUR_PREFIXES}"
+        assert cls.model_fields, f"{cls.__name__} has no fields"
+
+
+def test_required_names_are_read_by_the_settings_classes() -> None:
+    """A renamed field shows up here first, before the compose checks that depend on it."""
+    required = set().union(*REQUIRED_ENV.values()) | {s for s in SECRETS if our_prefix(s)}
+    problems = [f"{name}: {why}" for name in sorted(required) if (why := unknown_setting(name))]
+    assert not problems, "\n".join(problems)
+
+
+# ---- services and images -----------------------------------------------------------------------
+
+
+def test_compose_defines_the_expected_services() -> None:
+    assert set(services()) == EXPECTED_SERVICES
+
+
+def test_compose_images_are_pinned() -> None:
+    for name, spec in services().items():
+        if name in INFRA_SERVICES:
+            assert "image" in spec and "build" not in spec, f"{name}: use the upstream image"
+        if "image" not in spec:
+            continue
+        image = resolved_image(name)
+        repo, _, tag = image.rpartition(":")
+        assert repo and "/" not in tag, f"{name}: image {image!r} has no tag"
+        assert tag != "latest", f"{name}: image {image!r} is not pinned"
+    assert resolved_image("kafka").startswith("apache/kafka:")
+    assert resolved_image("clickhouse").startswith("clickhouse/clickhouse-server:")
+    assert resolved_image("postgres").startswith("postgres:")
+
+
+def test_compose_kafka_image_matches_the_embedded_broker_version() -> None:
+    """Production runs the same Kafka release the tests run from the Maven jars."""
+    pom = (ROOT / "tools" / "kafka" / "pom.xml").read_text()
+    match = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", pom)
+    assert match, "tools/kafka/pom.xml: no <kafka.version>"
+    assert resolved_image("kafka") == f"apache/kafka:{match.group(1)}"
+
+
+def test_compose_app_services_run_the_project_image() -> None:
+    images = set()
+    for name in APP_SERVICES:
+        build = service(name).get("build")
+        assert build, f"{name}: must build from the project Dockerfile"
+        context = build if isinstance(build, str) else build.get("context", ".")
+        dockerfile = "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "Dockerfile")
+        assert (ROOT / context).resolve() == ROOT, f"{name}: build context {context!r}"
+        assert (ROOT / context / dockerfile).resolve() == DOCKERFILE
+        images.add(resolved_image(name) if "image" in service(name) else None)
+    assert len(images) == 1, f"app services should share one image, got {images}"
+
+
+# ---- Kafka and ClickHouse ----------------------------------------------------------------------
+
+
+def _listeners(value: str) -> dict[str, tuple[str, int]]:
+    """``NAME://host:port,...`` -> {NAME: (host, port)}."""
+    result = {}
+    for item in value.split(","):
+        listener_name, _, address = item.strip().partition("://")
+        host, _, port = address.rpartition(":")
+        result[listener_name] = (host, int(port))
+    return result
+
+
+def kafka_listeners() -> tuple[dict[str, tuple[str, int]], dict[str, tuple[str, int]]]:
+    env = resolved_env("kafka")
+    return _listeners(env["KAFKA_LISTENERS"]), _listeners(env["KAFKA_ADVERTISED_LISTENERS"])
+
+
+def internal_advertised_addresses() -> set[str]:
+    """Advertised ``host:port`` that other containers can use (host = the kafka service)."""
+    _, advertised = kafka_listeners()
+    return {f"{h}:{p}" for h, p in advertised.values() if h in names_of("kafka")}
+
+
+def test_compose_kafka_is_a_single_kraft_node_with_split_listeners() -> None:
+    env = resolved_env("kafka")
+    listeners, advertised = kafka_listeners()
+    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    controller = env["KAFKA_CONTROLLER_LISTENER_NAMES"]
+    assert controller in listeners and controller not in advertised
+    voter_id, _, voter = env["KAFKA_CONTROLLER_QUORUM_VOTERS"].partition("@")
+    assert voter_id == env["KAFKA_NODE_ID"]
+    voter_host, _, voter_port = voter.rpartition(":")
+    assert voter_host in names_of("kafka") and int(voter_port) == listeners[controller][1]
+    protocol_map = dict(p.split(":") for p in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    assert set(listeners) <= set(protocol_map), "every listener needs a security protocol"
+    for listener_name, (_, port) in advertised.items():
+        assert listeners[listener_name][1] == port, f"{listener_name}: advertised port not bound"
+
+    # Split listeners: one advertised to the host through the published port, one to containers.
+    host_facing = {n for n, (h, _) in advertised.items() if h in ("localhost", "127.0.0.1")}
+    internal = {n for n, (h, _) in advertised.items() if h in names_of("kafka")}
+    assert host_facing and internal, f"advertise one host-facing and one internal: {advertised}"
+    published = container_ports("kafka")
+    for listener_name in host_facing:
+        port = advertised[listener_name][1]
+        assert published.get(port) == str(port), f"{listener_name} must be published as {port}"
+    assert env["KAFKA_INTER_BROKER_LISTENER_NAME"] in internal
+    assert "healthcheck" in service("kafka")
+
+
+def test_compose_clickhouse_ports_limits_volume_and_healthcheck() -> None:
+    spec, env = service("clickhouse"), resolved_env("clickhouse")
+    ports = container_ports("clickhouse")
+    assert ports.get(8123) == "8123", "HTTP (clickhouse-connect) must be published on 8123"
+    assert ports.get(9000) == "9000", "native TCP must be published on 9000"
+    assert {"CLICKHOUSE_DB", "CLICKHOUSE_USER", "CLICKHOUSE_PASSWORD"} <= set(env)
+    nofile = spec["ulimits"]["nofile"]
+    assert nofile == {"soft": 262144, "hard": 262144}
+    assert any(str(v).endswith(":/var/lib/clickhouse") for v in spec.get("volumes", []))
+    assert "/ping" in healthcheck_text("clickhouse")
+
+
+def test_compose_postgres_has_a_pg_isready_healthcheck() -> None:
+    assert "pg_isready" in healthcheck_text("postgres")
+
+
+# ---- app service environment -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(APP_SERVICES))
+def test_compose_app_env_names_are_settings_fields(name: str) -> None:
+    """In app services, every prefixed variable is a real settings field (the broker's KAFKA_*
+    broker configs and the clickhouse image's CLICKHOUSE_DB are not app services)."""
+    problems = []
+    for key in env_of(name):
+        if our_prefix(key):
+            if why := unknown_setting(key):
+                problems.append(f"{name}: {why}")
+        elif not key.startswith("DAGSTER_"):
+            problems.append(f"{name}: {key} is read by nothing we know of")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED_ENV))
+def test_compose_app_env_has_the_required_settings(name: str) -> None:
+    missing = REQUIRED_ENV[name] - set(env_of(name))
+    assert not missing, f"{name} lacks {sorted(missing)}"
+
+
+@pytest.mark.parametrize("name", sorted(APP_SERVICES))
+def test_compose_app_env_loads_into_the_settings_classes(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What compose hands the container parses: ints are ints, JSON lists are lists."""
+    env = resolved_env(name)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    for cls in SETTINGS_CLASSES:
+        names = settings_env_names(cls)
+        if not set(env) & set(names):
+            continue
+        settings = cls()
+        for key, field_name in names.items():
+            if key not in env:
+                continue
+            loaded = getattr(settings, field_name)
+            if isinstance(loaded, SecretStr):
+                loaded = loaded.get_secret_value()
+            if isinstance(loaded, str):
+                assert loaded == env[key], f"{name}: {key}"
+
+
+def test_compose_clickhouse_url_points_at_the_clickhouse_http_port() -> None:
+    server = env_of("clickhouse")
+    for name in APP_SERVICES:
+        env = env_of(name)
+        if "CLICKHOUSE_URL" not in env:
+            continue
+        url = urlsplit(interpolate(env["CLICKHOUSE_URL"], deployed_variables()))
+        assert url.scheme == "http", f"{name}: {url.geturl()}"
+        assert url.hostname in names_of("clickhouse"), f"{name}: {url.geturl()}"
+        assert url.port == 8123 and 8123 in container_ports("clickhouse")
+        # Log in as the user the server image creates, into the database it creates.
+        assert env.get("CLICKHOUSE_USER") == server["CLICKHOUSE_USER"], name
+        assert env.get("CLICKHOUSE_PASSWORD") == server["CLICKHOUSE_PASSWORD"], name
+        assert env.get("CLICKHOUSE_DATABASE") == server["CLICKHOUSE_DB"], name
+
+
+def test_compose_kafka_bootstrap_is_the_internal_advertised_listener() -> None:
+    internal = internal_advertised_addresses()
+    users = [n for n in APP_SERVICES if "KAFKA_BOOTSTRAP_SERVERS" in env_of(n)]
+    assert users
+    for name in users:
+        servers = resolved_env(name)["KAFKA_BOOTSTRAP_SERVERS"].split(",")
+        for server in servers:
+            assert server.strip() in internal, f"{name}: {server} is not one of {internal}"
+        assert depends_on(name).get("kafka", {}).get("condition") == "service_healthy", name
+
+
+def test_compose_ingest_api_listens_on_all_interfaces_and_publishes_lrs_port() -> None:
+    env = resolved_env("ingest-api")
+    assert env["LRS_HOST"] == "0.0.0.0", "the settings default (loopback) is unreachable"
+    assert int(env["LRS_PORT"]) in container_ports("ingest-api")
+    assert container_ports("ingest-api")[int(env["LRS_PORT"])] is not None
+
+
+def test_compose_worker_scales_up_to_the_partition_count() -> None:
+    spec = service("worker")
+    replicas = int(spec["deploy"]["replicas"])
+    partitions = int(resolved_env("worker")["KAFKA_PARTITIONS"])
+    assert 1 < replicas <= partitions, "replicas beyond the partition count sit idle"
+    assert "ports" not in spec and "container_name" not in spec, "replicas would collide"
+    # A worker that cannot write exits unacknowledged on purpose; the restart brings it back.
+    assert spec.get("restart") in ("always", "unless-stopped", "on-failure")
+    partition_values = {env_of(n)["KAFKA_PARTITIONS"] for n in APP_SERVICES if "KAFKA_PARTITIONS" in env_of(n)}
+    assert len(partition_values) == 1, f"services disagree on KAFKA_PARTITIONS: {partition_values}"
+
+
+def test_compose_privacy_key_is_one_key_for_every_component() -> None:
+    values = {env_of(n)["PRIVACY_HMAC_KEY"] for n in APP_SERVICES if "PRIVACY_HMAC_KEY" in env_of(n)}
+    assert len(values) == 1, f"PRIVACY_HMAC_KEY differs between services: {values}"
+
+
+# ---- wiring --------------------------------------------------------------------------------------
+
+
+def test_compose_depends_on_targets_exist_and_conditions_hold() -> None:
+    for name in services():
+        for target, spec in depends_on(name).items():
+            assert target in services(), f"{name} depends on missing service {target!r}"
+            condition = spec.get("condition", "service_started")
+            if condition == "service_healthy":
+                assert "healthcheck" in service(target), f"{name} waits for {target}'s health"
+            elif condition == "service_completed_successfully":
+                restart = service(target).get("restart", "no")
+                assert restart in ("no", "on-failure"), f"{target} is one-shot: restart {restart}"
+            else:
+                assert condition == "service_started", f"{name} -> {target}: {condition}"
+    assert depends_on("ingest-api")["migrate"]["condition"] == "service_completed_successfully"
+    for target in ("kafka", "clickhouse"):
+        assert depends_on("worker")[target]["condition"] == "service_healthy"
+
+
+def test_compose_named_volumes_are_declared_and_host_ports_unique() -> None:
+    declared = set(compose().get("volumes") or {})
+    published: list[str] = []
+    for name, spec in services().items():
+        for volume in spec.get("volumes", []):
+            source = volume.get("source") if isinstance(volume, dict) else volume.split(":")[0]
+            if source and not source.startswith((".", "/", "~")):
+                assert source in declared, f"{name}: volume {source!r} not declared"
+        published += [p for p in container_ports(name).values() if p]
+    assert len(published) == len(set(published)), f"host ports collide: {sorted(published)}"
+
+
+@pytest.mark.parametrize("name", sorted(APP_SERVICES))
+def test_compose_commands_reference_modules_that_exist(name: str) -> None:
+    argv = command_of(name)
+    if argv[0] in ("python", "python3"):
+        module = option(argv, "-m")
+        path = module_path(module)
+        assert path.is_file(), f"{name}: `python -m {module}` needs {path.relative_to(ROOT)}"
+        subcommand = argv[argv.index("-m") + 2]
+        assert re.search(rf"[\"']{re.escape(subcommand)}[\"']", path.read_text()), (
+            f"{name}: {path.relative_to(ROOT)} defines no {subcommand!r} command"
+        )
+    elif argv[:2] == ["dagster", "code-server"]:
+        module = option(argv, "-m")
+        path = module_path(module)
+        assert path.is_file(), f"{name}: `-m {module}` needs {path.relative_to(ROOT)}"
+    elif argv[0] == "dagster-webserver":
+        workspace = PurePosixPath(option(argv, "-w"))
+        assert str(workspace.parent) == dockerfile_env()["DAGSTER_HOME"]
+        assert (DAGSTER_DEPLOY / workspace.name).is_file()
+    else:
+        assert argv == ["dagster-daemon", "run"], f"{name}: unexpected command {argv}"
+
+
+def test_compose_pipelines_entry_point_exists() -> None:
+    """``python -m pipelines`` (migrate/api/worker) needs the package's ``__main__``."""
+    assert (ROOT / "pipelines" / "__main__.py").is_file()
+
+
+# ---- secrets and .env.example ------------------------------------------------------------------
+
+
+def test_compose_secrets_are_required_never_defaulted() -> None:
+    seen: set[str] = set()
+    for name in services():
+        for key, value in env_of(name).items():
+            for variable, op in referenced_variables(value).items():
+                if variable in SECRETS:
+                    seen.add(variable)
+                    assert op == ":?", f"{name}.{key}: use ${{{variable}:?...}}, not {value!r}"
+            if key in SECRETS:
+                assert key in referenced_variables(value), f"{name}.{key} is hard-coded"
+    assert seen == SECRETS, f"secrets never passed to a service: {sorted(SECRETS - seen)}"
+
+
+def test_compose_variables_come_from_their_own_env_file_entry() -> None:
+    """A service variable named like a .env.example entry takes its value from that entry."""
+    documented = env_example()
+    for name in services():
+        for key, value in env_of(name).items():
+            if key in documented:
+                assert key in referenced_variables(value), f"{name}.{key} ignores .env ({value!r})"
+
+
+def test_env_example_documents_every_variable_compose_reads() -> None:
+    documented = env_example()
+    used: set[str] = set()
+    for name in services():
+        for value in env_of(name).values():
+            used |= set(referenced_variables(value))
+    assert used - set(documented) == set(), f"undocumented in .env.example: {used - set(documented)}"
+    unused = set(documented) - used
+    assert not unused, f".env.example variables no service reads: {sorted(unused)}"
+    problems = [f"{n}: {why}" for n in documented if our_prefix(n) and (why := unknown_setting(n))]
+    assert not problems, "\n".join(problems)
+    for secret in SECRETS:
+        assert documented.get(secret) == "", f".env.example must leave {secret} empty"
+
+
+def test_env_example_has_a_comment_for_every_variable() -> None:
+    previous = ""
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            name = stripped.split("=", 1)[0]
+            assert previous.startswith("#"), f".env.example: no comment above {name}"
+        previous = stripped
+
+
+def test_env_example_fills_in_to_a_complete_environment() -> None:
+    """With every empty value filled in, each service's environment resolves; unfilled, compose
+    refuses (the secrets are ${NAME:?...})."""
+    for name in services():
+        resolved_env(name)
+    with pytest.raises(MissingRequiredVariable):
+        for name in services():
+            for value in env_of(name).values():
+                interpolate(value, env_example())
+
+
+# ---- Dockerfile and .dockerignore --------------------------------------------------------------
+
+
+def test_dockerfile_builds_on_python_311_slim_with_the_stack_extra() -> None:
+    instructions = dockerfile_instructions()
+    bases = [args.split()[0] for keyword, args in instructions if keyword == "FROM"]
+    assert bases and all(b == "python:3.11-slim" for b in bases), f"base images: {bases}"
+    installs = [args for keyword, args in instructions if keyword == "RUN" and "pip install" in args]
+    assert any(re.search(r"""["']?\.\[stack\]["']?""", run) for run in installs), installs
+    # dagster.yaml keeps Dagster's storage in Postgres: that needs dagster-postgres.
+    assert any("dagster-postgres" in run for run in installs), installs
+    users = [args for keyword, args in instructions if keyword == "USER"]
+    assert users and users[-1].split(":")[0] not in ("root", "0"), "run as a non-root user"
+
+
+def test_dockerfile_copies_every_package_and_the_dagster_instance() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = {
+        pattern.rstrip("*").rstrip(".")
+        for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    }
+    sources = {s.rstrip("/") for srcs, _ in dockerfile_copies() for s in srcs}
+    assert packages <= sources, f"packages not copied into the image: {packages - sources}"
+    assert {"pyproject.toml", "README.md"} <= sources
+    dagster_home = dockerfile_env().get("DAGSTER_HOME")
+    assert dagster_home == "/opt/dagster/dagster_home"
+    for filename in ("dagster.yaml", "workspace.yaml"):
+        assert any(
+            f"deploy/dagster/{filename}" in srcs and dest.rstrip("/") == dagster_home
+            for srcs, dest in dockerfile_copies()
+        ), f"deploy/dagster/{filename} is not copied into DAGSTER_HOME"
+
+
+def test_dockerignore_keeps_secrets_out_and_build_inputs_in() -> None:
+    patterns = {
+        line.strip().rstrip("/")
+        for line in DOCKERIGNORE.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {".env", ".venv", ".git"} <= patterns
+    for srcs, _ in dockerfile_copies():
+        for source in srcs:
+            top = source.split("/")[0]
+            assert top not in patterns and source not in patterns, f"{source} is .dockerignored"
+
+
+# ---- Dagster deployment --------------------------------------------------------------------------
+
+
+def dagster_yaml() -> dict[str, Any]:
+    return yaml.safe_load((DAGSTER_DEPLOY / "dagster.yaml").read_text())
+
+
+def test_dagster_instance_uses_postgres_a_run_queue_and_the_default_launcher() -> None:
+    instance = dagster_yaml()
+    db = instance["storage"]["postgres"]["postgres_db"]
+    env_names = {key: value["env"] for key, value in db.items() if isinstance(value, dict)}
+    assert {"hostname", "username", "password", "db_name"} <= set(env_names)
+    for name in DAGSTER_SERVICES:
+        missing = set(env_names.values()) - set(env_of(name))
+        assert not missing, f"{name} lacks {sorted(missing)} (read by dagster.yaml)"
+        assert resolved_env(name)[env_names["hostname"]] in names_of("postgres")
+    # The database Dagster logs into is the one the postgres image creates.
+    postgres = env_of("postgres")
+    for key, image_var in (("username", "POSTGRES_USER"), ("password", "POSTGRES_PASSWORD"),
+                           ("db_name", "POSTGRES_DB")):
+        assert env_of("dagster-code")[env_names[key]] == postgres[image_var], key
+    assert instance["run_coordinator"]["class"] == "QueuedRunCoordinator"
+    assert instance["run_launcher"]["class"] == "DefaultRunLauncher"
+
+
+def test_dagster_instance_classes_import() -> None:
+    """`dagster.core` is gone in Dagster 1.13: the module paths must be the current ones."""
+    pytest.importorskip("dagster")
+    instance = dagster_yaml()
+    for key in ("scheduler", "run_coordinator", "run_launcher"):
+        if key in instance:
+            module = importlib.import_module(instance[key]["module"])
+            assert hasattr(module, instance[key]["class"]), key
+
+
+def test_dagster_workspace_points_at_the_code_server() -> None:
+    workspace = yaml.safe_load((DAGSTER_DEPLOY / "workspace.yaml").read_text())
+    (location,) = workspace["load_from"]
+    grpc = location["grpc_server"]
+    assert grpc["host"] in names_of("dagster-code")
+    code_argv = command_of("dagster-code")
+    assert int(option(code_argv, "-p")) == int(grpc["port"])
+    assert option(code_argv, "-h") == "0.0.0.0"
+    assert str(grpc["port"]) in healthcheck_text("dagster-code")
+    for name in ("dagster-webserver", "dagster-daemon"):
+        assert depends_on(name)["dagster-code"]["condition"] == "service_healthy", name
+    assert 3000 in container_ports("dagster-webserver")
