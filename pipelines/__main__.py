@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-RUN_DIR = PROJECT_ROOT / ".run"
+DEFAULT_DATA = PROJECT_ROOT / ".data"
 
 
 def _cmd_api(_: argparse.Namespace) -> int:
@@ -59,14 +59,30 @@ def _cmd_migrate(_: argparse.Namespace) -> int:
     return 0
 
 
+def _run_files(data_dir: Path) -> tuple[Path, Path, Path]:
+    """pidfile, ready file and log of a stack started by ``up`` on this data folder."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return data_dir / "stack.pid", data_dir / "stack.ready", data_dir / "stack.log"
+
+
 def _cmd_up(args: argparse.Namespace) -> int:
-    RUN_DIR.mkdir(exist_ok=True)
-    pidfile, ready = RUN_DIR / "stack.pid", RUN_DIR / "stack.ready"
+    pidfile, ready, log_path = _run_files(args.data_dir)
     if args.detach:
         ready.unlink(missing_ok=True)
-        with open(RUN_DIR / "stack.log", "ab") as out:
+        with open(log_path, "ab") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "pipelines", "up", "--data-dir", str(args.data_dir)],
+                [
+                    sys.executable,
+                    "-m",
+                    "pipelines",
+                    "up",
+                    "--data-dir",
+                    str(args.data_dir),
+                    "--workers",
+                    str(args.workers),
+                    "--api-port",
+                    str(args.api_port),
+                ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -75,7 +91,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         deadline = time.monotonic() + 300
         while not ready.exists():
             if proc.poll() is not None or time.monotonic() > deadline:
-                print(f"stack failed to start; see {RUN_DIR / 'stack.log'}", file=sys.stderr)
+                print(f"stack failed to start; see {log_path}", file=sys.stderr)
                 return 1
             time.sleep(0.5)
         print(ready.read_text())
@@ -83,7 +99,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
     from pipelines.stack import Stack
 
-    stack = Stack(Path(args.data_dir), workers=args.workers)
+    stack = Stack(Path(args.data_dir), workers=args.workers, api_port=args.api_port)
     stopping = False
 
     def _stop(*_: object) -> None:
@@ -110,8 +126,8 @@ def _cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_down(_: argparse.Namespace) -> int:
-    pidfile = RUN_DIR / "stack.pid"
+def _cmd_down(args: argparse.Namespace) -> int:
+    pidfile, _, _ = _run_files(args.data_dir)
     if not pidfile.exists():
         print("no stack running")
         return 0
@@ -133,8 +149,8 @@ def _cmd_down(_: argparse.Namespace) -> int:
     return 1
 
 
-def _cmd_status(_: argparse.Namespace) -> int:
-    ready = RUN_DIR / "stack.ready"
+def _cmd_status(args: argparse.Namespace) -> int:
+    _, ready, _ = _run_files(args.data_dir)
     print(ready.read_text() if ready.exists() else "no stack running")
     return 0
 
@@ -163,18 +179,24 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="apply warehouse migrations").set_defaults(func=_cmd_migrate)
     up = sub.add_parser("up", help="start broker, worker and API")
     up.add_argument("--detach", action="store_true", help="run in the background")
-    up.add_argument("--data-dir", type=Path, default=PROJECT_ROOT / ".data")
+    up.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     up.add_argument("--workers", type=int, default=1)
+    up.add_argument("--api-port", type=int, default=int(os.environ.get("LRS_PORT", "8080")))
     up.set_defaults(func=_cmd_up)
-    sub.add_parser("down", help="stop the background stack").set_defaults(func=_cmd_down)
-    sub.add_parser("status", help="show the background stack").set_defaults(func=_cmd_status)
+    for name, func, text in (
+        ("down", _cmd_down, "stop the background stack"),
+        ("status", _cmd_status, "show the background stack"),
+    ):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+        cmd.set_defaults(func=func)
     demo = sub.add_parser("demo", help="run the end-to-end demo")
-    demo.add_argument("--data-dir", type=Path, default=PROJECT_ROOT / ".data" / "demo")
+    demo.add_argument("--data-dir", type=Path, default=DEFAULT_DATA / "demo")
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(func=_cmd_demo)
     sim = sub.add_parser("simulate", help="write a simulated school to a folder")
     sim.add_argument("--seed", type=int, default=7)
-    sim.add_argument("--out", type=Path, default=PROJECT_ROOT / ".data" / "sim")
+    sim.add_argument("--out", type=Path, default=DEFAULT_DATA / "sim")
     sim.set_defaults(func=_cmd_simulate)
     args = parser.parse_args(argv)
     return int(args.func(args))

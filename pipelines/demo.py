@@ -31,7 +31,7 @@ from stream.settings import KafkaSettings
 from warehouse.client import Warehouse
 from warehouse.settings import WarehouseSettings
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 HTTP_BATCH = 100
 
 

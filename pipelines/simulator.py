@@ -40,6 +40,8 @@ from typing import Any
 
 import orjson
 
+from schemas.vocab import Extensions, Verbs
+
 Json = dict[str, Any]
 
 # --------------------------------------------------------------------------------------------
@@ -58,7 +60,7 @@ VERB_PLAYED = "https://w3id.org/xapi/video/verbs/played"
 VERB_PAUSED = "https://w3id.org/xapi/video/verbs/paused"
 VERB_VIEWED = "http://id.tincanapi.com/verb/viewed"
 #: Project verb: a teacher (actor) checked in with a student (object Agent).
-VERB_CHECKED_IN = "https://w3id.org/xapi/lrp/verbs/checked-in"
+VERB_CHECKED_IN = Verbs.CHECKED_IN
 
 VERB_DISPLAY: dict[str, str] = {
     VERB_LAUNCHED: "launched",
@@ -85,11 +87,11 @@ ACT_BOOK = "http://id.tincanapi.com/activitytype/book"
 ACT_DISCUSSION = "http://id.tincanapi.com/activitytype/discussion"
 
 #: Project extensions (context.extensions / object.definition.extensions).
-EXT_OPTIONAL = "https://w3id.org/xapi/lrp/extensions/optional"
-EXT_TOPIC = "https://w3id.org/xapi/lrp/extensions/topic"
-EXT_CLASS = "https://w3id.org/xapi/lrp/extensions/class"
+EXT_OPTIONAL = Extensions.OPTIONAL
+EXT_TOPIC = Extensions.TOPIC
+EXT_CLASS = Extensions.CLASS
 #: relevantTypes entry of a 2.0 contextAgent: the peer a forum reply answers.
-CONTEXT_AGENT_PEER = "https://w3id.org/xapi/lrp/context-agent-types/peer"
+CONTEXT_AGENT_PEER = Extensions.CONTEXT_AGENT_PEER
 
 EXT_VIDEO_TIME = "https://w3id.org/xapi/video/extensions/time"
 EXT_VIDEO_PROGRESS = "https://w3id.org/xapi/video/extensions/progress"

@@ -15,9 +15,9 @@ import orjson
 from pydantic import ValidationError
 
 from schemas.deadletter import DeadLetterReason
-from schemas.errors import format_errors
+from schemas.errors import ROOT_FIELD, format_errors
 from schemas.normalise import content_hash, normalise, statement_stamp
-from schemas.pseudonym import Identity, pseudonymise
+from schemas.pseudonym import Identity, actor_key, pseudonymise
 from schemas.xapi import loads_json, parse_statement
 from warehouse.tables import parse_instant, statement_row
 
@@ -103,19 +103,24 @@ def process_record(record: Record, *, hmac_key: bytes, max_bytes: int) -> Outcom
     if len(record.value) > max_bytes:
         return Rejected(
             DeadLetterReason.OVERSIZED,
-            [{"field": "", "message": f"{len(record.value)} bytes > limit {max_bytes}"}],
+            [{"field": ROOT_FIELD, "message": f"{len(record.value)} bytes > limit {max_bytes}"}],
             record,
         )
     try:
         data = loads_json(record.value)
     except ValueError as exc:
         return Rejected(
-            DeadLetterReason.MALFORMED_JSON, [{"field": "", "message": str(exc)}], record
+            DeadLetterReason.MALFORMED_JSON, [{"field": ROOT_FIELD, "message": str(exc)}], record
         )
     if not isinstance(data, dict):
         return Rejected(
             DeadLetterReason.NOT_AN_OBJECT,
-            [{"field": "", "message": f"expected one statement object, got {type(data).__name__}"}],
+            [
+                {
+                    "field": ROOT_FIELD,
+                    "message": f"expected one statement object, got {type(data).__name__}",
+                }
+            ],
             record,
         )
     claimed_id = data.get("id") if isinstance(data.get("id"), str) else None
@@ -141,6 +146,7 @@ def process_record(record: Record, *, hmac_key: bytes, max_bytes: int) -> Outcom
     private, identities = pseudonymise(stamped, hmac_key)
     row = statement_row(
         private,
+        actor_key=actor_key(stamped["actor"], hmac_key),
         content_hash=digest,
         tool=record.tool,
         source=record.source,

@@ -103,13 +103,18 @@ def _duration_seconds(iso: str | None) -> float | None:
 def statement_row(
     stmt: dict[str, Any],
     *,
+    actor_key: str,
     content_hash: str,
     tool: str,
     source: str,
     partition: int,
     offset: int,
 ) -> list[Any]:
-    """One ``statements`` row from a normalised, pseudonymised statement dict."""
+    """One ``statements`` row from a normalised, pseudonymised statement dict.
+
+    ``actor_key`` is passed in because an anonymous Group actor has no single account to read it
+    from (its key is derived from its members' keys, see ``schemas.pseudonym.actor_key``).
+    """
     obj = stmt["object"]
     object_type = obj.get("objectType", "Activity")
     definition = obj.get("definition") or {}
@@ -130,7 +135,6 @@ def statement_row(
     team = context.get("team") or {}
     peers.extend(_agent_key(m) for m in team.get("member", []))
     peers.extend(_agent_key(ca.get("agent")) for ca in context.get("contextAgents", []))
-    actor_key = _agent_key(stmt["actor"])
     peers = sorted({p for p in peers if p and p != actor_key})
 
     registration = context.get("registration")

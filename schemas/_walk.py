@@ -1,0 +1,55 @@
+"""Where Agents and Groups sit inside a statement dict.
+
+Normalisation (lower-case mboxes) and pseudonymisation (replace every person) must visit exactly
+the same places, and must never wander into ``extensions``, whose contents are not ours to
+interpret. One structural walker keeps the two in step.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+AgentSlot = tuple[dict[str, Any], str]
+"""``(container, key)``, ``container[key]`` being an Agent or Group dict callers may replace."""
+
+
+def _is_actor(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
+def agent_slots(statement: dict[str, Any], *, include_authority: bool) -> Iterator[AgentSlot]:
+    """Yield every Agent/Group position in a statement (or sub-statement) dict.
+
+    Covers actor, Agent/Group objects, a SubStatement's actor/object/context, context instructor
+    and team, 2.0 ``contextAgents[].agent`` and ``contextGroups[].group``, and, when asked,
+    ``authority``. Group members are not yielded separately: they belong to their group.
+    """
+    if _is_actor(statement.get("actor")):
+        yield statement, "actor"
+    obj = statement.get("object")
+    if isinstance(obj, dict):
+        kind = obj.get("objectType")
+        if kind in ("Agent", "Group"):
+            yield statement, "object"
+        elif kind == "SubStatement":
+            yield from agent_slots(obj, include_authority=False)
+    context = statement.get("context")
+    if isinstance(context, dict):
+        for key in ("instructor", "team"):
+            if _is_actor(context.get(key)):
+                yield context, key
+        for key, inner in (("contextAgents", "agent"), ("contextGroups", "group")):
+            for item in context.get(key) or []:
+                if isinstance(item, dict) and _is_actor(item.get(inner)):
+                    yield item, inner
+    if include_authority and _is_actor(statement.get("authority")):
+        yield statement, "authority"
+
+
+def iter_agents(statement: dict[str, Any], *, include_authority: bool) -> Iterator[dict[str, Any]]:
+    """Every Agent/Group dict in a statement, Group members included (after their group)."""
+    for container, key in agent_slots(statement, include_authority=include_authority):
+        agent = container[key]
+        yield agent
+        for member in agent.get("member") or []:
+            if isinstance(member, dict):
+                yield member

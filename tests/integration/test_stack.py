@@ -1,0 +1,61 @@
+"""`make up` / `make down`: the background stack a user (or a conformance suite) points at."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from support import PROJECT_ROOT, free_port, statement, wait_for, warehouse_counts
+
+pytestmark = pytest.mark.integration
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LRS_", "KAFKA_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_up_detach_serves_xapi_and_down_stops_everything(tmp_path: Path) -> None:
+    data, port = tmp_path / "stack", free_port()
+    up = _cli("up", "--detach", "--data-dir", str(data), "--api-port", str(port))
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert f"http://127.0.0.1:{port}/xAPI/" in up.stdout
+    pid = int((data / "stack.pid").read_text())
+    try:
+        token = base64.b64encode(b"demo-tool:demo-secret").decode()
+        body = statement(1)
+        r = httpx.post(
+            f"http://127.0.0.1:{port}/xAPI/statements",
+            json=body,
+            timeout=30,
+            headers={"Authorization": f"Basic {token}", "X-Experience-API-Version": "2.0.0"},
+        )
+        assert r.status_code == 200 and r.json() == [body["id"]]
+        assert r.headers["X-Experience-API-Version"] == "2.0.0"
+        url = f"chdb://{(data / 'chdb').resolve()}"
+        wait_for(lambda: warehouse_counts(url)["statements"] == 1, 60, "the statement stored")
+        assert "Kafka:" in _cli("status", "--data-dir", str(data)).stdout
+    finally:
+        down = _cli("down", "--data-dir", str(data))
+    assert down.returncode == 0 and "stopped" in down.stdout
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert (
+        not (data / "kafka" / "broker.pid").exists()
+        or "running" not in _cli("status", "--data-dir", str(data)).stdout
+    )
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)

@@ -1,0 +1,114 @@
+"""The worker's pure record processing: what becomes a row, what becomes a dead letter."""
+
+from __future__ import annotations
+
+import orjson
+
+from schemas.deadletter import DeadLetterReason
+from stream.process import Accepted, Record, Rejected, process_record, settle_batch
+from support import statement
+from warehouse.tables import STATEMENT_COLUMNS
+
+KEY = b"unit-test-key"
+
+
+def _record(value: bytes, offset: int = 0, **headers: str) -> Record:
+    return Record(value, "raw", 1, offset, 1_790_000_000.0, headers)
+
+
+def _process(value: bytes, offset: int = 0, max_bytes: int = 100_000) -> Accepted | Rejected:
+    return process_record(
+        _record(value, offset, **{"lrp-tool": "quiz"}), hmac_key=KEY, max_bytes=max_bytes
+    )
+
+
+def test_a_valid_statement_becomes_a_pseudonymised_row() -> None:
+    body = statement(
+        1,
+        context={
+            "team": {
+                "objectType": "Group",
+                "member": [{"mbox": "mailto:peer@school.test", "name": "Pat Peer"}],
+            }
+        },
+    )
+    out = _process(orjson.dumps(body))
+    assert isinstance(out, Accepted)
+    row = dict(zip(STATEMENT_COLUMNS, out.row, strict=True))
+    assert str(row["id"]) == body["id"] and row["tool"] == "quiz"
+    assert "s1@school.test" not in row["statement"] and "Pat Peer" not in row["statement"]
+    assert len(row["actor_key"]) == 64 and len(row["peer_keys"]) == 1
+    assert {i.ifi_value for i in out.identities} == {
+        "mailto:s1@school.test",
+        "mailto:peer@school.test",
+    }
+
+
+def test_stored_comes_from_the_record_timestamp_when_the_edge_did_not_set_it() -> None:
+    first = _process(orjson.dumps(statement(2)))
+    again = _process(orjson.dumps(statement(2, id=first.statement_id)))  # type: ignore[union-attr]
+    assert isinstance(first, Accepted) and isinstance(again, Accepted)
+    stored = STATEMENT_COLUMNS.index("stored")
+    assert first.row[stored] == again.row[stored]  # a redelivery sorts like the original
+    assert first.row[stored].timestamp() == 1_790_000_000.0
+
+
+def test_a_missing_id_is_derived_from_the_record_position_so_redelivery_keeps_it() -> None:
+    body = statement(3)
+    del body["id"]
+    one, two = _process(orjson.dumps(body), offset=9), _process(orjson.dumps(body), offset=9)
+    assert isinstance(one, Accepted) and isinstance(two, Accepted)
+    assert one.statement_id == two.statement_id
+    assert _process(orjson.dumps(body), offset=10).statement_id != one.statement_id  # type: ignore[union-attr]
+
+
+def test_each_kind_of_bad_record_gets_its_typed_reason() -> None:
+    cases = {
+        b'{"actor": ': DeadLetterReason.MALFORMED_JSON,
+        b'{"id": "a", "id": "b"}': DeadLetterReason.MALFORMED_JSON,
+        b'"just a string"': DeadLetterReason.NOT_AN_OBJECT,
+        orjson.dumps(
+            statement(4, result={"score": {"scaled": 2}})
+        ): DeadLetterReason.INVALID_STATEMENT,
+    }
+    for value, reason in cases.items():
+        out = _process(value)
+        assert isinstance(out, Rejected) and out.reason == reason, value
+        assert out.row()[-1] == value  # raw bytes kept unchanged
+    big = _process(orjson.dumps(statement(5)), max_bytes=50)
+    assert isinstance(big, Rejected) and big.reason == DeadLetterReason.OVERSIZED
+    invalid = _process(orjson.dumps(statement(4, result={"score": {"scaled": 2}})))
+    assert isinstance(invalid, Rejected)
+    assert [e["field"] for e in invalid.errors] == ["result.score.scaled"]
+
+
+def test_dead_letter_ids_are_stable_per_source_position() -> None:
+    a, b = _process(b"{", offset=3), _process(b"{", offset=3)
+    assert isinstance(a, Rejected) and isinstance(b, Rejected)
+    assert a.dl_id() == b.dl_id() != _process(b"{", offset=4).dl_id()  # type: ignore[union-attr]
+    headers = dict(a.headers())
+    assert headers["lrp-reason"] == b"malformed_json" and headers["lrp-source-offset"] == b"3"
+
+
+def test_settle_batch_skips_stored_and_repeated_ids_and_flags_conflicts() -> None:
+    body = statement(6)
+    same = _process(orjson.dumps(body), offset=1)
+    repeat = _process(orjson.dumps(body), offset=2)
+    changed = _process(
+        orjson.dumps(dict(body, verb={"id": "http://adlnet.gov/expapi/verbs/failed"})), offset=3
+    )
+    fresh_one = _process(orjson.dumps(statement(7)), offset=4)
+    bad = _process(b"[]", offset=5)
+    batch = [same, repeat, changed, fresh_one, bad]
+
+    fresh, rejected = settle_batch(batch, {})  # type: ignore[arg-type]
+    assert [a.statement_id for a in fresh] == [same.statement_id, fresh_one.statement_id]  # type: ignore[union-attr]
+    assert sorted(r.reason for r in rejected) == [
+        DeadLetterReason.ID_CONFLICT,
+        DeadLetterReason.NOT_AN_OBJECT,
+    ]
+
+    assert isinstance(same, Accepted)
+    fresh, rejected = settle_batch([same, fresh_one], {same.statement_id: same.content_hash})  # type: ignore[list-item]
+    assert [a.statement_id for a in fresh] == [fresh_one.statement_id]  # type: ignore[union-attr]
+    assert rejected == []
