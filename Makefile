@@ -56,7 +56,7 @@ status: ## show what `make up` started
 	$(PY) -m pipelines status
 
 migrate: install ## apply warehouse migrations (CLICKHOUSE_URL, default embedded chDB in .data/chdb)
-	$(PY) -m pipelines migrate
+	$(PY) -m pipelines migrate --no-topics
 
 dagster-ui: install ## the Dagster UI on http://127.0.0.1:3000 over the embedded warehouse
 	$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -m dagster_project.definitions

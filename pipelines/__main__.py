@@ -3,7 +3,7 @@
 Commands:
   api        run the ingest API (uvicorn) with LRS_/KAFKA_/PRIVACY_ settings
   worker     run the Faust stream worker (migrates and declares topics first)
-  migrate    apply pending warehouse migrations
+  migrate    apply pending warehouse migrations and declare the Kafka topics
   up         start broker + worker + API and stay in the foreground (``--detach`` to background)
   down       stop a stack started with ``up --detach``
   status     show what ``up`` started
@@ -36,14 +36,24 @@ def _cmd_api(_: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_worker(_: argparse.Namespace) -> int:
+def _declare_topics() -> list[str]:
+    """Create the raw and dead-letter topics (auto-creation is off on our brokers)."""
     from stream.settings import KafkaSettings
     from stream.topics import ensure_topics
-    from warehouse.client import Warehouse
 
     kafka = KafkaSettings()
+    return ensure_topics(
+        kafka.bootstrap_servers,
+        {kafka.raw_topic: kafka.partitions, kafka.dlq_topic: 1},
+        replication_factor=kafka.replication_factor,
+    )
+
+
+def _cmd_worker(_: argparse.Namespace) -> int:
+    from warehouse.client import Warehouse
+
     Warehouse().migrate()
-    ensure_topics(kafka.bootstrap_servers, {kafka.raw_topic: kafka.partitions, kafka.dlq_topic: 1})
+    _declare_topics()
     from stream.app import app
 
     sys.argv = [sys.argv[0], "worker", "--without-web", "--loglevel", "info"]
@@ -51,11 +61,14 @@ def _cmd_worker(_: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_migrate(_: argparse.Namespace) -> int:
+def _cmd_migrate(args: argparse.Namespace) -> int:
     from warehouse.client import Warehouse
 
     applied = Warehouse().migrate()
     print(f"migrations applied: {', '.join(applied) if applied else 'none pending'}")
+    if not args.no_topics:
+        created = _declare_topics()
+        print(f"topics created: {', '.join(created) if created else 'none missing'}")
     return 0
 
 
@@ -176,7 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("api", help="run the ingest API").set_defaults(func=_cmd_api)
     sub.add_parser("worker", help="run the Faust stream worker").set_defaults(func=_cmd_worker)
-    sub.add_parser("migrate", help="apply warehouse migrations").set_defaults(func=_cmd_migrate)
+    migrate = sub.add_parser("migrate", help="apply warehouse migrations and declare topics")
+    migrate.add_argument("--no-topics", action="store_true", help="skip the Kafka topics")
+    migrate.set_defaults(func=_cmd_migrate)
     up = sub.add_parser("up", help="start broker, worker and API")
     up.add_argument("--detach", action="store_true", help="run in the background")
     up.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)

@@ -26,6 +26,7 @@ import yaml
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
+from dagster_project.resources import ProfileSettings
 from pipelines.ingest.settings import LrsSettings
 from stream.settings import KafkaSettings, PrivacySettings, StreamSettings
 from warehouse.settings import WarehouseSettings
@@ -44,11 +45,7 @@ SETTINGS_CLASSES: list[type[BaseSettings]] = [
     StreamSettings,  # STREAM_
     PrivacySettings,  # PRIVACY_
     LrsSettings,  # LRS_
-    # ---- PROFILE_ : TODO ------------------------------------------------------------------
-    # dagster_project.resources.ProfileSettings (env prefix PROFILE_) is not written yet. Once
-    # it exists: import it above and list it here. Until then a PROFILE_* variable in
-    # docker-compose.yml or .env.example fails with "no settings class reads PROFILE_".
-    # ----------------------------------------------------------------------------------------
+    ProfileSettings,  # PROFILE_
 ]
 OUR_PREFIXES = ("CLICKHOUSE_", "KAFKA_", "STREAM_", "PRIVACY_", "LRS_", "PROFILE_")
 
@@ -77,7 +74,13 @@ REQUIRED_ENV: dict[str, set[str]] = {
         "LRS_CLIENT_SECRET",
     },
     "worker": {"CLICKHOUSE_URL", "KAFKA_BOOTSTRAP_SERVERS", "PRIVACY_HMAC_KEY", "STREAM_APP_ID"},
-    "dagster-code": {"CLICKHOUSE_URL", "KAFKA_BOOTSTRAP_SERVERS", "PRIVACY_HMAC_KEY"},
+    # PROFILE_ROSTER_DIR: the settings default (.data/roster) does not exist in the image.
+    "dagster-code": {
+        "CLICKHOUSE_URL",
+        "KAFKA_BOOTSTRAP_SERVERS",
+        "PRIVACY_HMAC_KEY",
+        "PROFILE_ROSTER_DIR",
+    },
 }
 
 # Secrets: compose must refuse to start without them (${NAME:?...}); .env.example leaves them empty.
@@ -177,9 +180,7 @@ def referenced_variables(value: str) -> dict[str, str | None]:
 
 def deployed_variables() -> dict[str, str]:
     """What an operator's .env holds after copying .env.example and filling in the secrets."""
-    return {
-        name: value or f"test-{name.lower()}" for name, value in env_example().items()
-    }
+    return {name: value or f"test-{name.lower()}" for name, value in env_example().items()}
 
 
 def resolved_env(name: str) -> dict[str, str]:
@@ -295,9 +296,7 @@ def settings_env_names(cls: type[BaseSettings]) -> dict[str, str]:
 SETTINGS_BY_PREFIX: dict[str, type[BaseSettings]] = {
     cls.model_config.get("env_prefix", ""): cls for cls in SETTINGS_CLASSES
 }
-ALL_SETTINGS_NAMES = {
-    name for cls in SETTINGS_CLASSES for name in settings_env_names(cls)
-}
+ALL_SETTINGS_NAMES = {name for cls in SETTINGS_CLASSES for name in settings_env_names(cls)}
 
 
 def our_prefix(name: str) -> str | None:
@@ -321,7 +320,9 @@ def test_settings_classes_each_own_one_of_our_prefixes() -> None:
     prefixes = [cls.model_config.get("env_prefix", "") for cls in SETTINGS_CLASSES]
     assert len(set(prefixes)) == len(prefixes), f"two settings classes share a prefix: {prefixes}"
     for cls, prefix in zip(SETTINGS_CLASSES, prefixes, strict=True):
-        assert prefix in OUR_PREFIXES, f"{cls.__name__}: env_prefix {prefix!r} not in {OUR_PREFIXES}"
+        assert prefix in OUR_PREFIXES, (
+            f"{cls.__name__}: env_prefix {prefix!r} not in {OUR_PREFIXES}"
+        )
         assert cls.model_fields, f"{cls.__name__} has no fields"
 
 
@@ -368,7 +369,9 @@ def test_compose_app_services_run_the_project_image() -> None:
         build = service(name).get("build")
         assert build, f"{name}: must build from the project Dockerfile"
         context = build if isinstance(build, str) else build.get("context", ".")
-        dockerfile = "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "Dockerfile")
+        dockerfile = (
+            "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "Dockerfile")
+        )
         assert (ROOT / context).resolve() == ROOT, f"{name}: build context {context!r}"
         assert (ROOT / context / dockerfile).resolve() == DOCKERFILE
         images.add(resolved_image(name) if "image" in service(name) else None)
@@ -409,7 +412,9 @@ def test_compose_kafka_is_a_single_kraft_node_with_split_listeners() -> None:
     assert voter_id == env["KAFKA_NODE_ID"]
     voter_host, _, voter_port = voter.rpartition(":")
     assert voter_host in names_of("kafka") and int(voter_port) == listeners[controller][1]
-    protocol_map = dict(p.split(":") for p in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    protocol_map = dict(
+        p.split(":") for p in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
+    )
     assert set(listeners) <= set(protocol_map), "every listener needs a security protocol"
     for listener_name, (_, port) in advertised.items():
         assert listeners[listener_name][1] == port, f"{listener_name}: advertised port not bound"
@@ -488,6 +493,17 @@ def test_compose_app_env_loads_into_the_settings_classes(
                 assert loaded == env[key], f"{name}: {key}"
 
 
+def test_compose_roster_folder_is_mounted_where_profile_settings_look() -> None:
+    roster_dir = resolved_env("dagster-code")["PROFILE_ROSTER_DIR"]
+    assert PurePosixPath(roster_dir).is_absolute(), "relative paths depend on WORKDIR"
+    targets = {
+        interpolate(str(v), deployed_variables()).split(":")[1]
+        for v in service("dagster-code").get("volumes", [])
+        if isinstance(v, str)
+    }
+    assert roster_dir in targets, f"PROFILE_ROSTER_DIR={roster_dir} is not mounted: {targets}"
+
+
 def test_compose_clickhouse_url_points_at_the_clickhouse_http_port() -> None:
     server = env_of("clickhouse")
     for name in APP_SERVICES:
@@ -518,8 +534,8 @@ def test_compose_kafka_bootstrap_is_the_internal_advertised_listener() -> None:
 def test_compose_ingest_api_listens_on_all_interfaces_and_publishes_lrs_port() -> None:
     env = resolved_env("ingest-api")
     assert env["LRS_HOST"] == "0.0.0.0", "the settings default (loopback) is unreachable"
-    assert int(env["LRS_PORT"]) in container_ports("ingest-api")
-    assert container_ports("ingest-api")[int(env["LRS_PORT"])] is not None
+    port, ports = int(env["LRS_PORT"]), container_ports("ingest-api")
+    assert ports.get(port), f"LRS_PORT={port} but the published container ports are {ports}"
 
 
 def test_compose_worker_scales_up_to_the_partition_count() -> None:
@@ -530,12 +546,16 @@ def test_compose_worker_scales_up_to_the_partition_count() -> None:
     assert "ports" not in spec and "container_name" not in spec, "replicas would collide"
     # A worker that cannot write exits unacknowledged on purpose; the restart brings it back.
     assert spec.get("restart") in ("always", "unless-stopped", "on-failure")
-    partition_values = {env_of(n)["KAFKA_PARTITIONS"] for n in APP_SERVICES if "KAFKA_PARTITIONS" in env_of(n)}
+    partition_values = {
+        env_of(n)["KAFKA_PARTITIONS"] for n in APP_SERVICES if "KAFKA_PARTITIONS" in env_of(n)
+    }
     assert len(partition_values) == 1, f"services disagree on KAFKA_PARTITIONS: {partition_values}"
 
 
 def test_compose_privacy_key_is_one_key_for_every_component() -> None:
-    values = {env_of(n)["PRIVACY_HMAC_KEY"] for n in APP_SERVICES if "PRIVACY_HMAC_KEY" in env_of(n)}
+    values = {
+        env_of(n)["PRIVACY_HMAC_KEY"] for n in APP_SERVICES if "PRIVACY_HMAC_KEY" in env_of(n)
+    }
     assert len(values) == 1, f"PRIVACY_HMAC_KEY differs between services: {values}"
 
 
@@ -564,7 +584,10 @@ def test_compose_named_volumes_are_declared_and_host_ports_unique() -> None:
     published: list[str] = []
     for name, spec in services().items():
         for volume in spec.get("volumes", []):
-            source = volume.get("source") if isinstance(volume, dict) else volume.split(":")[0]
+            if isinstance(volume, dict):
+                source = interpolate(str(volume.get("source") or ""), deployed_variables())
+            else:
+                source = interpolate(volume, deployed_variables()).split(":")[0]
             if source and not source.startswith((".", "/", "~")):
                 assert source in declared, f"{name}: volume {source!r} not declared"
         published += [p for p in container_ports(name).values() if p]
@@ -626,11 +649,14 @@ def test_compose_variables_come_from_their_own_env_file_entry() -> None:
 
 def test_env_example_documents_every_variable_compose_reads() -> None:
     documented = env_example()
-    used: set[str] = set()
-    for name in services():
-        for value in env_of(name).values():
-            used |= set(referenced_variables(value))
-    assert used - set(documented) == set(), f"undocumented in .env.example: {used - set(documented)}"
+    # Anything compose interpolates (environment, images, volumes, ports), comments aside.
+    text = "\n".join(
+        line for line in COMPOSE_FILE.read_text().splitlines() if not line.lstrip().startswith("#")
+    )
+    used = set(referenced_variables(text))
+    assert used - set(documented) == set(), (
+        f"undocumented in .env.example: {used - set(documented)}"
+    )
     unused = set(documented) - used
     assert not unused, f".env.example variables no service reads: {sorted(unused)}"
     problems = [f"{n}: {why}" for n in documented if our_prefix(n) and (why := unknown_setting(n))]
@@ -667,7 +693,9 @@ def test_dockerfile_builds_on_python_311_slim_with_the_stack_extra() -> None:
     instructions = dockerfile_instructions()
     bases = [args.split()[0] for keyword, args in instructions if keyword == "FROM"]
     assert bases and all(b == "python:3.11-slim" for b in bases), f"base images: {bases}"
-    installs = [args for keyword, args in instructions if keyword == "RUN" and "pip install" in args]
+    installs = [
+        args for keyword, args in instructions if keyword == "RUN" and "pip install" in args
+    ]
     assert any(re.search(r"""["']?\.\[stack\]["']?""", run) for run in installs), installs
     # dagster.yaml keeps Dagster's storage in Postgres: that needs dagster-postgres.
     assert any("dagster-postgres" in run for run in installs), installs
@@ -724,8 +752,11 @@ def test_dagster_instance_uses_postgres_a_run_queue_and_the_default_launcher() -
         assert resolved_env(name)[env_names["hostname"]] in names_of("postgres")
     # The database Dagster logs into is the one the postgres image creates.
     postgres = env_of("postgres")
-    for key, image_var in (("username", "POSTGRES_USER"), ("password", "POSTGRES_PASSWORD"),
-                           ("db_name", "POSTGRES_DB")):
+    for key, image_var in (
+        ("username", "POSTGRES_USER"),
+        ("password", "POSTGRES_PASSWORD"),
+        ("db_name", "POSTGRES_DB"),
+    ):
         assert env_of("dagster-code")[env_names[key]] == postgres[image_var], key
     assert instance["run_coordinator"]["class"] == "QueuedRunCoordinator"
     assert instance["run_launcher"]["class"] == "DefaultRunLauncher"
