@@ -32,6 +32,7 @@ from warehouse.client import Warehouse
 from warehouse.settings import WarehouseSettings
 
 console = Console(highlight=False, soft_wrap=True)
+plain = Console(highlight=False, soft_wrap=True, markup=False)
 HTTP_BATCH = 100
 
 
@@ -62,7 +63,7 @@ def _port(preferred: int) -> int:
 
 def _clients(tools: set[str]) -> list[ClientConfig]:
     """One client (key/secret) per tool, as a school would issue them."""
-    return [ClientConfig(key=f"{t}-client", secret=f"{t}-secret", tool=t) for t in sorted(tools)]  # type: ignore[arg-type]
+    return [ClientConfig(key=f"{t}-client", secret=f"{t}-secret", tool=t) for t in sorted(tools)]
 
 
 def send_events(
@@ -218,7 +219,7 @@ def run_demo(data_dir: Path, seed: int = 7) -> int:
     student = _showcase_student(school)
     card = card_for(student.sourced_id, stack.warehouse_url)
     console.rule(f"conversation card: {student.name}")
-    console.print(card.text)
+    plain.print(card.text)
     page = write_card_html(card, data_dir / "card.html")
     console.rule()
     console.print(f"open the card: file://{page}")

@@ -15,7 +15,7 @@ import orjson
 from pydantic import ValidationError
 
 from schemas.deadletter import DeadLetterReason
-from schemas.errors import ROOT_FIELD, format_errors
+from schemas.errors import ROOT_FIELD, FieldError, format_errors
 from schemas.normalise import content_hash, normalise, statement_stamp
 from schemas.pseudonym import Identity, actor_key, pseudonymise
 from schemas.xapi import loads_json, parse_statement
@@ -58,7 +58,7 @@ class Accepted:
 @dataclass(frozen=True)
 class Rejected:
     reason: DeadLetterReason
-    errors: list[dict[str, str]]
+    errors: list[FieldError]
     record: Record
     statement_id: str | None = None
 

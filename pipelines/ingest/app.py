@@ -27,7 +27,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import ValidationError
 
 from pipelines.ingest.settings import ClientConfig, LrsSettings
-from schemas.errors import format_errors, summarise
+from schemas.errors import FieldError, format_errors, summarise
 from schemas.normalise import statement_stamp
 from schemas.pseudonym import actor_key
 from schemas.xapi import loads_json, parse_statements
@@ -43,7 +43,7 @@ class ApiError(Exception):
     """An xAPI error answer: status, a machine-readable code and a message naming the field."""
 
     def __init__(
-        self, status: int, code: str, message: str, errors: list[dict[str, str]] | None = None
+        self, status: int, code: str, message: str, errors: list[FieldError] | None = None
     ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.errors = status, code, message, errors or []

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS $db.student_activity $on_cluster
     optional Bool COMMENT 'context.extensions[lrp optional]: the student chose it',
     peer_ids Array(String) COMMENT 'team, contextAgents and replied-to authors resolved to roster persons',
     unresolved_peers UInt16 COMMENT 'peers whose key matches no roster person',
+    class_id String COMMENT 'context.extensions[lrp class]: the roster class, when the tool says',
     built_at DateTime64(3, 'UTC')
 )
 ENGINE = $ReplacingMergeTree(built_at)

@@ -1,0 +1,669 @@
+"""The profile dimensions and conversation starters, from hand-made facts (no warehouse).
+
+Each dimension and each starter template is exercised with a few facts built to fire it (and
+not to), plus the cross-cutting promises: at least three and at most five starters, the
+check-in prompt first when it fires, evidence on every starter, determinism, and a JSON round
+trip of the whole card. The OneRoster reader's integrity checks are pure too and live here.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from dagster_project import profile_logic as pl
+from dagster_project.profile_logic import (
+    ActivityFact,
+    ClassContext,
+    ProfileParams,
+    Student,
+    build_class_contexts,
+    build_profile,
+    profile_from_json,
+    profile_to_json,
+)
+from dagster_project.roster import RosterError, person_keys, read_roster
+from dagster_project.starters import MAX_STARTERS, MIN_STARTERS, build_starters
+from schemas.vocab import ActivityTypes, Verbs
+
+AS_OF = datetime(2026, 11, 1, 20, 0, tzinfo=UTC)  # a Sunday evening
+ADL = "http://adlnet.gov/expapi/verbs/"
+CHECKIN = Verbs.CHECKED_IN
+BOOK = ActivityTypes.BOOK
+COMP_A = "https://case.test/CFItems/a"
+COMP_B = "https://case.test/CFItems/b"
+PARAMS = ProfileParams(
+    as_of=AS_OF,
+    names={"usr-t1": "Kwame Kim", "usr-p1": "Ana Silva", "usr-p2": "Ben Otieno"},
+    competency_names={COMP_A: "MA.8.EE.1", COMP_B: "MA.8.EE.2"},
+    class_names={"cls-ma": "Year 8 Maths", "cls-sc": "Year 8 Science"},
+)
+STUDENT = Student("usr-s1", "Sam Lee", ("cls-ma", "cls-sc"))
+_counter = iter(range(1, 1_000_000))
+
+
+def at(days_ago: float, hour: float = 18.0) -> datetime:
+    """A time ``days_ago`` days before AS_OF's date, at ``hour`` UTC."""
+    day = AS_OF.replace(hour=0, minute=0) - timedelta(days=days_ago)
+    return day + timedelta(hours=hour)
+
+
+def fact(verb: str = "completed", when: datetime | None = None, **kw: object) -> ActivityFact:
+    """A fact with a fresh statement id; ``verb`` is an ADL verb word or a full IRI."""
+    sid = kw.pop("statement_id", None) or f"00000000-0000-4000-8000-{next(_counter):012d}"
+    return ActivityFact(
+        statement_id=str(sid),
+        timestamp=when or at(1),
+        verb_id=verb if "://" in verb else ADL + verb,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def answer(ok: bool, when: datetime, comp: str = COMP_A, **kw: object) -> ActivityFact:
+    """One quiz item answer on one competency (an attempt)."""
+    kw.setdefault("class_id", "cls-ma")
+    kw.setdefault("object_id", f"https://quiz.test/q/{next(_counter)}")
+    return fact(
+        "answered", when, competency_ids=(comp,), success=ok, score=1.0 if ok else 0.0, **kw
+    )
+
+
+def checkin(days_ago: float) -> ActivityFact:
+    return fact(
+        CHECKIN, at(days_ago, 10), involvement="object", counterpart_id="usr-t1", tool="checkin"
+    )
+
+
+def profile(facts: list[ActivityFact], ctx: ClassContext | None = None, **params: object):
+    return build_profile(STUDENT, facts, ctx or ClassContext(), replace(PARAMS, **params))
+
+
+# -- 1. competencies -----------------------------------------------------------------------------
+def test_profiles_competencies_demonstrated_practising_not_started() -> None:
+    facts = [
+        answer(False, at(9)),
+        answer(True, at(8)),
+        answer(True, at(7)),
+        answer(False, at(6)),
+        answer(True, at(5)),  # last four: F T T … → T T F T = 3 right
+        fact("launched", at(4), competency_ids=(COMP_B,), object_id="https://lms.test/m1"),
+    ]
+    states = {
+        s.competency_id: s
+        for s in pl.competency_states(facts, ["https://case.test/CFItems/c"], PARAMS)
+    }
+    assert states[COMP_A].state == "demonstrated"
+    assert (states[COMP_A].attempts, states[COMP_A].successes) == (5, 3)
+    assert states[COMP_A].last_attempt == at(5)
+    assert states[COMP_A].evidence_ids == tuple(f.statement_id for f in facts[:5])
+    assert states[COMP_A].name == "MA.8.EE.1"
+    assert states[COMP_B].state == "practising" and states[COMP_B].attempts == 0
+    assert states["https://case.test/CFItems/c"].state == "not_started"
+    assert states["https://case.test/CFItems/c"].name == "c"
+
+
+def test_profiles_competencies_two_of_last_four_is_still_practising() -> None:
+    facts = [answer(True, at(9)), answer(True, at(8)), answer(False, at(7)), answer(False, at(6))]
+    (state,) = pl.competency_states(facts, [], PARAMS)
+    assert state.state == "practising"
+
+
+def test_profiles_competencies_mastery_verb_and_whole_quiz_rules() -> None:
+    mastered = fact("mastered", at(2), competency_ids=(COMP_A,))
+    # A passed quiz covering two competencies is not an attempt on either.
+    whole_quiz = fact("passed", at(2), competency_ids=(COMP_A, COMP_B), success=True, score=1.0)
+    states = {s.competency_id: s for s in pl.competency_states([mastered, whole_quiz], [], PARAMS)}
+    assert states[COMP_A].state == "demonstrated"
+    assert states[COMP_B].state == "practising" and states[COMP_B].attempts == 0
+
+
+# -- 2. spiky profile ----------------------------------------------------------------------------
+def _area_answers(class_id: str, comp: str, right: int, total: int, days_ago: float = 5):
+    return [
+        answer(i < right, at(days_ago, 9 + i * 0.1), comp=comp, class_id=class_id)
+        for i in range(total)
+    ]
+
+
+def test_profiles_spiky_strength_and_struggle_against_own_average_and_class() -> None:
+    facts = _area_answers("cls-ma", COMP_A, 9, 10) + _area_answers("cls-sc", COMP_B, 3, 10)
+    ctx = ClassContext(area_means={"cls-ma": 0.6, "cls-sc": 0.55})
+    spikes = pl.spiky_profile(facts, ctx, PARAMS)
+    kinds = {s.kind: s for s in spikes}
+    assert kinds["strength"].area == "Year 8 Maths" and kinds["strength"].accuracy == 0.9
+    assert kinds["strength"].own_average == 0.6 and kinds["strength"].class_average == 0.6
+    assert kinds["struggle"].area == "Year 8 Science" and kinds["struggle"].accuracy == 0.3
+    assert len(kinds["struggle"].evidence_ids) == 10
+
+
+def test_profiles_spiky_needs_two_areas_with_enough_attempts() -> None:
+    few = _area_answers("cls-ma", COMP_A, 9, 10) + _area_answers("cls-sc", COMP_B, 1, 4)
+    assert pl.spiky_profile(few, ClassContext(), PARAMS) == ()
+    even = _area_answers("cls-ma", COMP_A, 6, 10) + _area_answers("cls-sc", COMP_B, 6, 10)
+    assert pl.spiky_profile(even, ClassContext(), PARAMS) == ()
+
+
+# -- 3. interests --------------------------------------------------------------------------------
+def _reading(title: str, topic: str, days_ago: float, optional: bool = True) -> ActivityFact:
+    return fact(
+        Verbs.VIEWED,
+        at(days_ago, 19),
+        object_id=f"https://reader.test/books/{title}",
+        object_name=title,
+        activity_type=BOOK,
+        topic=topic,
+        optional=optional,
+        tool="reader",
+    )
+
+
+def test_profiles_interests_count_chosen_topics_not_assigned_ones() -> None:
+    picks = [
+        _reading("Black Holes and Beyond", "black holes", 5),
+        _reading("The Girl Who Mapped the Stars", "black holes", 3),
+        _reading("Event Horizon", "Black Holes", 2),
+        _reading("Ring of Fire", "volcanoes", 2),
+    ]
+    assigned = fact("completed", at(1), topic="forces", object_id="https://video.test/v1")
+    found = pl.interests([*picks, assigned])
+    assert [i.topic for i in found] == ["black holes", "volcanoes"]
+    top = found[0]
+    assert top.activities == 3 and top.noun == "readings"
+    assert top.evidence_ids == tuple(f.statement_id for f in picks[:3])
+    assert top.first_chosen == at(5, 19) and top.last_chosen == at(2, 19)
+
+
+# -- 4. pace and persistence ---------------------------------------------------------------------
+def test_profiles_pace_active_days_time_and_comebacks() -> None:
+    failed = fact(
+        "failed", at(6), object_id="https://quiz.test/w2", object_name="Week 2 check-up",
+        success=False, completion=True, score=0.25, duration_s=300,
+    )  # fmt: skip
+    passed = fact(
+        "passed", at(4), object_id="https://quiz.test/w2", object_name="Week 2 check-up",
+        success=True, completion=True, score=0.75, duration_s=240,
+    )  # fmt: skip
+    items = [answer(False, at(6, 9)), answer(False, at(6, 10)), answer(True, at(4, 9))]
+    pace = pl.pace([failed, passed, *items, checkin(3)])
+    assert pace.active_days == 2  # the check-in is about them, not by them
+    assert pace.statements == 5 and pace.time_on_task_min == 9.0
+    assert pace.attempts_before_success == 2
+    (comeback,) = pace.comebacks
+    assert comeback.object_name == "Week 2 check-up" and comeback.misses == 1
+    assert comeback.evidence_ids == (failed.statement_id, passed.statement_id)
+
+
+# -- 5. formative trend and misconceptions -------------------------------------------------------
+def _trend_facts(rising: bool) -> list[ActivityFact]:
+    out = []
+    for week in range(4):
+        right = week + 1 if rising else 4 - week
+        for i in range(4):
+            out.append(answer(i < right, at(25 - week * 7, 9 + i), comp=COMP_A))
+    return out
+
+
+@pytest.mark.parametrize("rising", [True, False])
+def test_profiles_formative_overall_trend_direction(rising: bool) -> None:
+    formative = pl.formative(_trend_facts(rising), PARAMS)
+    assert formative.overall is not None
+    assert formative.overall.direction == ("rising" if rising else "falling")
+    assert formative.overall.attempts == 16
+    assert (formative.overall.earlier < formative.overall.later) is rising
+    assert formative.trends[0].name == "Year 8 Maths"
+
+
+def test_profiles_formative_flat_scores_are_steady() -> None:
+    flat = [answer(i % 2 == 0, at(25 - i * 1.5)) for i in range(16)]
+    overall = pl.formative(flat, PARAMS).overall
+    assert overall is not None and overall.direction == "steady"
+
+
+def test_profiles_formative_repeated_wrong_answer_is_a_misconception() -> None:
+    item = "https://quiz.test/w1/q1"
+    three = [
+        answer(False, at(d), object_id=item, object_name="Question 1: exponents", response="b")
+        for d in (6, 5, 3)
+    ]
+    twice_by_chance = [
+        answer(False, at(d), comp=COMP_B, object_id="https://quiz.test/w1/q2", response="c")
+        for d in (6, 5)
+    ]
+    (m,) = pl.formative([*three, *twice_by_chance], PARAMS).misconceptions
+    assert (m.response, m.times, m.competency) == ("b", 3, "MA.8.EE.1")
+    assert m.evidence_ids == tuple(f.statement_id for f in three)
+
+
+def test_profiles_formative_same_wrong_answer_on_two_items_of_a_competency() -> None:
+    facts = [
+        answer(False, at(d), object_id=f"https://quiz.test/{q}", response=r)
+        for q, r in (("q1", "a"), ("q2", "d"))
+        for d in (6, 4)
+    ]
+    found = pl.formative(facts, PARAMS).misconceptions
+    assert {(m.object_id.rsplit("/", 1)[-1], m.times) for m in found} == {("q1", 2), ("q2", 2)}
+
+
+# -- 6. voice ------------------------------------------------------------------------------------
+def test_profiles_voice_counts_questions_and_comments() -> None:
+    facts = [
+        fact("asked", at(5), object_name="Question about cells"),
+        fact("asked", at(2), object_name="Question about energy"),
+        fact("commented", at(3), response="Try a diagram"),
+        fact("completed", at(1)),
+    ]
+    voice = pl.voice(facts)
+    assert voice.total == 3
+    assert [(c.verb, c.count) for c in voice.counts] == [("asked", 2), ("commented", 1)]
+    assert voice.latest_question == "Question about energy"
+    assert voice.evidence_ids == (
+        facts[0].statement_id,
+        facts[2].statement_id,
+        facts[1].statement_id,
+    )
+
+
+# -- 7. learning with others ---------------------------------------------------------------------
+def test_profiles_social_peers_named_and_counted() -> None:
+    facts = [
+        fact("commented", at(4), peer_ids=("usr-p1", "usr-p2")),
+        fact("commented", at(3), peer_ids=("usr-p1",)),
+        fact("completed", at(2)),
+    ]
+    social = pl.social(facts, ClassContext(typical_peers=2), PARAMS)
+    assert [(p.name, p.together) for p in social.peers] == [("Ana Silva", 2), ("Ben Otieno", 1)]
+    assert social.shared_statements == 2 and not social.isolated
+
+
+def test_profiles_social_isolation_only_when_classmates_work_together() -> None:
+    alone = [fact("completed", at(d)) for d in (5, 3, 1)]
+    assert pl.social(alone, ClassContext(typical_peers=3), PARAMS).isolated
+    assert not pl.social(alone, ClassContext(typical_peers=0), PARAMS).isolated
+    assert not pl.social([], ClassContext(typical_peers=3), PARAMS).isolated
+
+
+# -- 8. where and when ---------------------------------------------------------------------------
+def test_profiles_where_when_tools_and_outside_school_hours() -> None:
+    facts = [
+        fact("completed", at(5, 10), tool="lms"),  # Tuesday 10:00: in school
+        fact("completed", at(5, 15.6), tool="lms"),  # Tuesday 15:36: after school
+        fact("completed", at(4, 19), tool="reader"),  # evening
+        fact("completed", at(0, 11), tool="reader"),  # Sunday: weekend
+    ]
+    ww = pl.where_when(facts)
+    assert [(t.tool, t.statements) for t in ww.tools] == [("lms", 2), ("reader", 2)]
+    assert (ww.outside_hours, ww.outside_share, ww.weekend) == (3, 0.75, 1)
+    assert ww.evidence_ids == tuple(f.statement_id for f in facts[1:])
+
+
+# -- 9. adult connection -------------------------------------------------------------------------
+def test_profiles_adult_connection_recent_checkin_is_not_flagged() -> None:
+    adult = pl.adult_connection([checkin(20), checkin(3)], PARAMS)
+    assert not adult.flag and adult.checkins_in_window == 1 and adult.days_since == 3
+    assert adult.by_name == "Kwame Kim"
+
+
+def test_profiles_adult_connection_flags_when_none_in_window() -> None:
+    old = checkin(20)
+    adult = pl.adult_connection([old], PARAMS)
+    assert adult.flag and adult.days_since == 20 and adult.evidence_ids == (old.statement_id,)
+    never = pl.adult_connection([fact("completed", at(1))], PARAMS)
+    assert never.flag and never.last_checkin is None and never.evidence_ids == ()
+    # A check-in before the activity lookback still counts as the last one.
+    long_ago = build_profile(STUDENT, [checkin(40)], ClassContext(), PARAMS).adult
+    assert long_ago.days_since == 40 and long_ago.flag
+
+
+def test_profiles_adult_connection_window_is_configurable() -> None:
+    assert not pl.adult_connection([checkin(20)], replace(PARAMS, checkin_window_days=21)).flag
+
+
+# -- 10. supports --------------------------------------------------------------------------------
+def test_profiles_supports_short_unfinished_sessions() -> None:
+    short = [
+        fact("http://www.w3.org/video/played", at(d, 19), duration_s=40, object_id=f"v{d}")
+        for d in (6, 4, 2)
+    ]
+    quick_pass = [fact("passed", at(1, 19), duration_s=60, success=True, completion=True)]
+    long = [fact("completed", at(d, 17), duration_s=1800, completion=True) for d in (6, 4)]
+    supports = pl.supports([*short, *quick_pass, *long], [], PARAMS)
+    assert supports.short_sessions == 3 and supports.short_flag
+    assert supports.short_evidence_ids == tuple(f.statement_id for f in short)
+
+
+def test_profiles_supports_abandoned_activities() -> None:
+    started = [
+        fact("launched", at(d), object_id=f"a{d}", object_name=f"Task {d}") for d in (6, 5, 4)
+    ]
+    done = [fact("launched", at(3), object_id="a3"), fact("completed", at(3), object_id="a3")]
+    today = [fact("launched", AS_OF - timedelta(hours=1), object_id="fresh")]
+    supports = pl.supports([*started, *done, *today], [], PARAMS)
+    assert [a.object_name for a in supports.abandoned] == ["Task 6", "Task 5", "Task 4"]
+    assert supports.started == 5 and supports.abandon_flag
+
+
+def test_profiles_supports_rapid_mastery_across_competencies() -> None:
+    comps = [f"https://case.test/CFItems/{c}" for c in "wxyz"]
+    facts = [answer(True, at(9 - i, 9 + j), comp=c) for i, c in enumerate(comps) for j in range(4)]
+    states = pl.competency_states(facts, [], PARAMS)
+    supports = pl.supports(facts, states, PARAMS)
+    assert supports.rapid_flag and len(supports.rapid_mastery) == 4
+    one_subject = facts[:8] + [answer(i % 2 == 0, at(2, 9 + i), comp=comps[2]) for i in range(8)]
+    states = pl.competency_states(one_subject, [], PARAMS)
+    assert not pl.supports(one_subject, states, PARAMS).rapid_flag
+
+
+# -- class context -------------------------------------------------------------------------------
+def test_profiles_class_context_compares_with_classmates_only() -> None:
+    students = [
+        Student("a", "A", ("cls-ma",)),
+        Student("b", "B", ("cls-ma",)),
+        Student("c", "C", ("cls-sc",)),
+    ]
+    facts = {
+        "a": _area_answers("cls-ma", COMP_A, 8, 10),
+        "b": [*_area_answers("cls-ma", COMP_A, 4, 10), fact("commented", at(1), peer_ids=("a",))],
+        "c": _area_answers("cls-sc", COMP_B, 1, 10),
+    }
+    ctx = build_class_contexts(students, facts)
+    assert ctx["a"].area_means == {"cls-ma": 0.4}  # b's accuracy, not a's own, not c's class
+    assert ctx["a"].typical_peers == 1.0
+    assert ctx["a"].competency_universe == (COMP_A,)
+    assert ctx["c"].area_means == {} and ctx["c"].typical_peers == 0.0
+
+
+# -- the whole profile ---------------------------------------------------------------------------
+def _rich_facts() -> list[ActivityFact]:
+    return [
+        *[_reading(t, "black holes", d) for t, d in (("A", 6), ("B", 4), ("C", 2))],
+        *_trend_facts(rising=True),
+        fact("asked", at(3), object_name="Question about stars", tool="forum"),
+        fact("commented", at(2), peer_ids=("usr-p1",), tool="forum"),
+        checkin(20),
+    ]
+
+
+def test_profiles_build_profile_ignores_facts_after_as_of_and_round_trips() -> None:
+    future = fact("completed", AS_OF + timedelta(days=1), object_name="Tomorrow")
+    p = profile([*_rich_facts(), future])
+    assert all(r.object_name != "Tomorrow" for r in p.recent)
+    assert p.as_of == AS_OF and p.since == AS_OF - timedelta(days=28)
+    assert profile_from_json(profile_to_json(p)) == p
+
+
+def test_profiles_build_profile_is_deterministic_in_fact_order() -> None:
+    facts = _rich_facts()
+    shuffled = facts[:]
+    random.Random(3).shuffle(shuffled)
+    assert profile(facts) == profile(shuffled)
+    assert build_starters(profile(facts)) == build_starters(profile(shuffled))
+
+
+# -- starters ------------------------------------------------------------------------------------
+def _kinds(facts: list[ActivityFact], ctx: ClassContext | None = None) -> dict[str, str]:
+    return {s.kind: s.text for s in build_starters(profile(facts, ctx))}
+
+
+def test_profiles_starters_checkin_ranks_first_when_it_fires() -> None:
+    facts = _rich_facts()
+    starters = build_starters(profile(facts))
+    assert starters[0].kind == "checkin" and starters[0].rank == 1
+    assert starters[0].text == (
+        "Last logged check-in with Kwame Kim was 20 days ago (Mon 12 Oct): "
+        "a two-minute hello could open the door."
+    )
+    # The last check-in, then what the student has done since (most recent first).
+    assert starters[0].evidence_ids[0] == facts[-1].statement_id
+    latest = max((f for f in facts if f.involvement == "actor"), key=lambda f: f.timestamp)
+    assert starters[0].evidence_ids[1] == latest.statement_id
+
+
+def test_profiles_starters_no_checkin_at_all() -> None:
+    starters = build_starters(profile([fact("completed", at(1), object_name="Week 4 module")]))
+    assert starters[0].kind == "checkin"
+    assert starters[0].text.startswith("No logged check-in with an adult in the last 14 days")
+    assert starters[0].evidence_ids  # what they did meanwhile
+
+
+def test_profiles_starters_recent_checkin_does_not_fire() -> None:
+    facts = [fact("completed", at(1)), checkin(2)]
+    assert "checkin" not in _kinds(facts)
+
+
+def test_profiles_starters_interest_names_the_choices_with_their_evidence() -> None:
+    readings = [_reading(t, "black holes", d) for t, d in (("A", 6), ("B", 4), ("C", 2))]
+    starters = build_starters(profile([*readings, checkin(1)]))
+    interest = next(s for s in starters if s.kind == "interest")
+    assert interest.text == (
+        "Chose three optional readings on black holes this week: ask what got them hooked."
+    )
+    assert interest.evidence_ids == tuple(f.statement_id for f in readings)
+    assert interest.dimension == "interests"
+
+
+def test_profiles_starters_one_chosen_activity_is_not_an_interest_yet() -> None:
+    assert "interest" not in _kinds([_reading("A", "black holes", 2), checkin(1)])
+
+
+def test_profiles_starters_misconception_template() -> None:
+    facts = [
+        answer(False, at(d), object_id="q1", object_name="Question 1: exponents", response="b")
+        for d in (6, 5, 3)
+    ]
+    text = _kinds([*facts, checkin(1)])["misconception"]
+    assert text == (
+        'Gave the same answer "b" three times on "Question 1: exponents" (MA.8.EE.1): '
+        "ask them to talk you through how they got there."
+    )
+
+
+def test_profiles_starters_isolation_template() -> None:
+    facts = [fact("completed", at(d)) for d in (5, 3, 1)] + [checkin(1)]
+    text = _kinds(facts, ClassContext(typical_peers=2))["isolation"]
+    assert text.startswith("Worked on their own in all 3 logged actions since Sun 4 Oct")
+    assert text.endswith("ask who they would like to team up with.")
+
+
+@pytest.mark.parametrize(
+    ("rising", "kind", "word"),
+    [(True, "trend_rising", "climbed"), (False, "trend_falling", "slipped")],
+)
+def test_profiles_starters_trend_templates(rising: bool, kind: str, word: str) -> None:
+    text = _kinds([*_trend_facts(rising), checkin(1)])[kind]
+    assert text.startswith(f"Answers have {word} over the last four weeks (")
+    assert "right over 16 answers, most in Year 8 Maths)" in text
+
+
+def test_profiles_starters_spike_templates() -> None:
+    facts = _area_answers("cls-ma", COMP_A, 9, 10) + _area_answers("cls-sc", COMP_B, 3, 10)
+    kinds = _kinds([*facts, checkin(1)], ClassContext(area_means={"cls-ma": 0.6}))
+    assert kinds["strength"] == (
+        "Year 8 Maths stands out: 90% right over 10 answers (their own 60%, class 60%): "
+        "ask them to explain how they approach it."
+    )
+    assert kinds["struggle"].startswith("Year 8 Science is where answers dip: 30% right over 10")
+
+
+def test_profiles_starters_comeback_template() -> None:
+    quiz = {"object_id": "https://quiz.test/w2", "object_name": "Week 2 check-up"}
+    facts = [
+        fact("failed", at(6), success=False, completion=True, **quiz),
+        fact("passed", at(4), success=True, completion=True, **quiz),
+        checkin(1),
+    ]
+    assert _kinds(facts)["comeback"] == (
+        'Did not pass "Week 2 check-up" at first, came back two days later and passed it: '
+        "ask what they did differently."
+    )
+
+
+def test_profiles_starters_supports_templates() -> None:
+    comps = [f"https://case.test/CFItems/{c}" for c in "wxyz"]
+    rapid = [answer(True, at(9 - i, 9 + j), comp=c) for i, c in enumerate(comps) for j in range(4)]
+    assert (
+        "without a miss: ask whether they would like a harder challenge"
+        in _kinds([*rapid, checkin(1)])["rapid_mastery"]
+    )
+    left = [fact("launched", at(d), object_id=f"a{d}", object_name=f"Task {d}") for d in (6, 5, 4)]
+    assert _kinds([*left, checkin(1)])["abandoned"] == (
+        'Started "Task 4" and two other activities without finishing: ask what made them stop.'
+    )
+    short = [fact("played", at(d, 19), duration_s=40, object_id=f"v{d}") for d in (6, 4, 2)]
+    assert _kinds([*short, checkin(1)])["short_sessions"] == (
+        "Three of 3 sessions lasted under two minutes: ask what usually interrupts them."
+    )
+
+
+def test_profiles_starters_voice_peers_and_outside_hours_templates() -> None:
+    facts = [
+        fact("asked", at(3, 19), object_name="Question about stars", tool="forum"),
+        fact("commented", at(2, 19), peer_ids=("usr-p1", "usr-p2"), tool="forum"),
+        fact("commented", at(1, 20), peer_ids=("usr-p1",), tool="forum"),
+        checkin(1),
+    ]
+    kinds = _kinds(facts)
+    assert kinds["voice"] == (
+        'Shared two comments and one question lately, most recently "Question about stars": '
+        "ask whether they found an answer."
+    )
+    assert kinds["peers"] == (
+        "Worked with Ana and Ben in two activities: ask how the group shares the work."
+    )
+    assert kinds["outside_hours"] == (
+        "Did 100% of their logged work outside school hours, mostly in the forum app: "
+        "ask when and where they like to learn."
+    )
+
+
+def test_profiles_starters_fallbacks_fill_to_three_with_evidence() -> None:
+    only = fact("completed", at(1, 10), object_name="Week 4 module", tool="lms")
+    starters = build_starters(profile([only, checkin(1)]))
+    assert len(starters) >= MIN_STARTERS
+    assert [s.kind for s in starters] == ["last_activity", "active_days", "tools"]
+    last = 'Most recently completed "Week 4 module" (Sat 31 Oct): ask how it went.'
+    assert starters[0].text == last
+    assert all(s.evidence_ids == (only.statement_id,) for s in starters)
+
+
+def test_profiles_starters_student_without_any_activity() -> None:
+    starters = build_starters(profile([]))
+    assert [s.kind for s in starters] == ["no_activity"] * 3
+    assert starters[0].dimension == "adult_connection"
+    assert starters[0].text.startswith("No learning activity and no adult check-in logged since")
+    assert all(s.evidence_ids == () for s in starters)  # nothing to cite: the only exemption
+    assert [s.rank for s in starters] == [1, 2, 3]
+    seen = build_starters(profile([checkin(2)]))
+    assert seen[0].text.startswith("No learning activity logged since")
+
+
+def test_profiles_starters_three_to_five_one_per_kind_every_one_with_evidence() -> None:
+    rich = [
+        *_rich_facts(),
+        *_area_answers("cls-ma", COMP_A, 9, 10),
+        *_area_answers("cls-sc", COMP_B, 3, 10),
+    ]
+    for facts in (rich, rich[:3], rich[3:10], [checkin(2), fact("completed", at(1))]):
+        starters = build_starters(profile(facts, ClassContext(typical_peers=1)))
+        assert MIN_STARTERS <= len(starters) <= MAX_STARTERS
+        assert len({s.kind for s in starters}) == len(starters)
+        assert all(s.evidence_ids for s in starters)
+        assert [s.rank for s in starters] == list(range(1, len(starters) + 1))
+
+
+def test_profiles_starters_never_label_the_student() -> None:
+    labels = ("struggling", "lazy", "at risk", "isolated", "weak", "gifted", "disengaged")
+    rich = [*_rich_facts(), *_area_answers("cls-sc", COMP_B, 1, 10)]
+    for s in build_starters(profile(rich, ClassContext(typical_peers=3))):
+        assert not any(word in s.text.lower() for word in labels), s.text
+        assert ": ask " in s.text or s.kind == "checkin"
+
+
+def test_profiles_render_card_shows_starters_and_every_dimension() -> None:
+    from dagster_project.run import render_card
+
+    p = profile(_rich_facts())
+    text = render_card(p, build_starters(p), {"cls-ma": "Year 8 Maths"})
+    assert text.startswith("Sam Lee (usr-s1) · Year 8 Maths, cls-sc")
+    assert " 1. Last logged check-in with Kwame Kim" in text
+    for title in ("Competencies", "Spiky profile", "Interests", "Pace & persistence",
+                  "Formative trend", "Voice", "Learning with others", "Where & when",
+                  "Adult connection", "Supports"):  # fmt: skip
+        assert f" {title} " in text
+    assert "black holes (3 readings)" in text and "evidence:" in text
+    assert "[" not in text  # the demo prints through rich, which would eat [markup]
+
+
+# -- roster ----------------------------------------------------------------------------------------
+def _write(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _bundle(folder: Path, enrollments: list[list[str]]) -> Path:
+    _write(folder / "manifest.csv", ["propertyName", "value"], [["oneroster.version", "1.1"]])
+    _write(folder / "orgs.csv", ["sourcedId", "name", "type"], [["org-1", "School", "school"]])
+    _write(folder / "academicSessions.csv", ["sourcedId", "title"], [["term-2", "Other term"]])
+    _write(
+        folder / "users.csv",
+        ["sourcedId", "status", "enabledUser", "role", "username", "userIds", "givenName",
+         "familyName", "email", "orgSourcedIds"],
+        [["usr-s1", "", "true", "student", "s0001", "{lms:s0001},{reader:s0001}", "Sam", "Lee",
+          "Sam.Lee@School.test", "org-1"],
+         ["usr-t1", "", "true", "teacher", "t0001", "", "Kwame", "Kim", "k.kim@school.test",
+          "org-1"],
+         ["usr-gone", "tobedeleted", "true", "student", "s0002", "", "Old", "Row", "", "org-1"]],
+    )  # fmt: skip
+    _write(
+        folder / "classes.csv",
+        ["sourcedId", "title", "schoolSourcedId", "subjects", "termSourcedIds"],
+        [["cls-ma", "Year 8 Maths", "org-1", "Maths", "term-1"]],
+    )
+    _write(
+        folder / "enrollments.csv",
+        ["sourcedId", "classSourcedId", "userSourcedId", "role", "primary"],
+        enrollments,
+    )
+    return folder
+
+
+def test_profiles_roster_reads_a_valid_bundle(tmp_path: Path) -> None:
+    roster = read_roster(
+        _bundle(
+            tmp_path,
+            [
+                ["e1", "cls-ma", "usr-s1", "student", "false"],
+                ["e2", "cls-ma", "usr-t1", "teacher", "true"],
+            ],
+        )
+    )
+    assert [u.sourced_id for u in roster.students] == ["usr-s1"]  # tobedeleted dropped
+    assert roster.users[0].user_ids == ["{lms:s0001}", "{reader:s0001}"]
+    assert roster.enrollments[1].primary is True
+    assert roster.warnings == ("class cls-ma: unknown terms term-1",)
+
+
+def test_profiles_roster_rejects_orphan_enrollments(tmp_path: Path) -> None:
+    with pytest.raises(RosterError) as err:
+        read_roster(_bundle(tmp_path, [["e1", "cls-xx", "usr-nobody", "student", "false"]]))
+    assert set(err.value.problems) == {
+        "enrollment e1: unknown class cls-xx",
+        "enrollment e1: unknown user usr-nobody",
+    }
+
+
+def test_profiles_person_keys_match_the_stream_pseudonyms() -> None:
+    from schemas.pseudonym import actor_key
+
+    key = b"k"
+    keys = person_keys([("usr-s1", "Sam.Lee@School.test", "s0001")], ["https://lms.test"], key)
+    assert {(k.ifi_type, k.actor_key) for k in keys} == {
+        ("mbox", actor_key({"mbox": "mailto:sam.lee@school.test"}, key)),
+        ("account", actor_key({"account": {"homePage": "https://lms.test", "name": "s0001"}}, key)),
+    }

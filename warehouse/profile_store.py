@@ -1,0 +1,370 @@
+"""Every line of SQL the Dagster profile assets and checks run, behind one small class.
+
+``ProfileStore(session)`` owns the table names and column tuples of the roster, identity and
+profile tables; the assets call its methods and never write SQL themselves. Values are bound as
+``{name:Type}`` parameters, ``$db`` names the database.
+
+Voiding: a voided statement, and the voiding statement itself, are excluded from every derived
+table (:data:`NOT_VOIDED`), so they leave the profiles on the next rebuild.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from schemas.vocab import Extensions, Verbs
+from warehouse import tables
+from warehouse.client import WarehouseSession
+
+VOIDED_VERB: Final = Verbs.VOIDED
+TOPIC_EXTENSION: Final = Extensions.TOPIC
+OPTIONAL_EXTENSION: Final = Extensions.OPTIONAL
+CLASS_EXTENSION: Final = Extensions.CLASS
+COMPETENCY_TYPES: Final = tuple(sorted(tables.COMPETENCY_TYPES))
+
+ROSTER_USER_COLUMNS: Final = (
+    "sourced_id", "role", "username", "given_name", "family_name", "email", "user_ids", "enabled",
+)  # fmt: skip
+ROSTER_CLASS_COLUMNS: Final = ("sourced_id", "title", "subjects", "school_id")
+ROSTER_ENROLLMENT_COLUMNS: Final = ("sourced_id", "class_id", "user_id", "role", "is_primary")
+PERSON_KEY_COLUMNS: Final = ("person_id", "actor_key", "ifi_type")
+STUDENT_ACTIVITY_COLUMNS: Final = (
+    "person_id", "statement_id", "involvement", "counterpart_id", "timestamp", "stored",
+    "verb_id", "object_id", "object_name", "activity_type", "competency_ids", "score_scaled",
+    "success", "completion", "duration_s", "response", "tool", "topic", "optional", "peer_ids",
+    "unresolved_peers", "class_id", "built_at",
+)  # fmt: skip
+COMPETENCY_STATE_COLUMNS: Final = (
+    "person_id", "competency_id", "competency_name", "state", "attempts", "successes",
+    "last_attempt", "evidence_ids", "built_at",
+)  # fmt: skip
+STUDENT_PROFILE_COLUMNS: Final = (
+    "person_id", "display_name", "class_ids", "active_days", "statements",
+    "competencies_demonstrated", "competencies_practising", "interests",
+    "interest_evidence_ids", "tools", "last_checkin", "days_since_checkin", "checkin_flag",
+    "checkin_evidence_ids", "profile_json", "built_at",
+)  # fmt: skip
+STARTER_COLUMNS: Final = (
+    "person_id", "rank", "dimension", "kind", "text", "evidence_ids", "built_at",
+)  # fmt: skip
+
+# Statement filter shared by every derived table: not a voiding statement, not voided.
+NOT_VOIDED: Final = (
+    "s.verb_id != {voided_verb:String} AND s.id NOT IN "
+    "(SELECT voided_id FROM $db.statements WHERE voided_id IS NOT NULL)"
+)
+# Roster persons by actor key (a key belongs to one person; any() guards a bad roster).
+_KEYMAP: Final = (
+    "(SELECT mapFromArrays(groupArray(actor_key), groupArray(person_id)) FROM "
+    "(SELECT actor_key, any(person_id) AS person_id FROM $db.person_keys FINAL "
+    "GROUP BY actor_key)) AS keymap"
+)
+_STUDENTS: Final = "(SELECT sourced_id FROM $db.roster_users FINAL WHERE role = 'student')"
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """clickhouse-connect hands back naive datetimes for UTC columns: make them aware."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class ProfileStore:
+    """Roster, identity and profile tables, valid inside one ``Warehouse.session()``."""
+
+    def __init__(self, session: WarehouseSession) -> None:
+        self.wh = session
+
+    # -- roster and identity ------------------------------------------------------------------
+    def replace_roster(
+        self,
+        users: Sequence[Sequence[Any]],
+        classes: Sequence[Sequence[Any]],
+        enrollments: Sequence[Sequence[Any]],
+    ) -> None:
+        """Rebuild the three roster tables whole (a bulk OneRoster import)."""
+        self.wh.replace_all("roster_users", users, ROSTER_USER_COLUMNS)
+        self.wh.replace_all("roster_classes", classes, ROSTER_CLASS_COLUMNS)
+        self.wh.replace_all("roster_enrollments", enrollments, ROSTER_ENROLLMENT_COLUMNS)
+
+    def roster_people(self) -> list[dict[str, Any]]:
+        """Every roster user with the identifiers that derive actor keys."""
+        return self.wh.query_dicts(
+            "SELECT sourced_id, role, email, username FROM $db.roster_users FINAL "
+            "ORDER BY sourced_id"
+        )
+
+    def replace_person_keys(self, rows: Sequence[Sequence[Any]]) -> None:
+        self.wh.replace_all("person_keys", rows, PERSON_KEY_COLUMNS)
+
+    def students(self) -> list[dict[str, Any]]:
+        """Roster students with their display name and the classes they are enrolled in."""
+        return self.wh.query_dicts(
+            "SELECT u.sourced_id AS person_id, u.given_name AS given_name, "
+            "u.family_name AS family_name, u.username AS username, "
+            "arraySort(groupArrayIf(e.class_id, e.class_id != '')) AS class_ids "
+            "FROM (SELECT * FROM $db.roster_users FINAL WHERE role = 'student') AS u "
+            "LEFT JOIN (SELECT class_id, user_id FROM $db.roster_enrollments FINAL "
+            "WHERE role = 'student') AS e ON e.user_id = u.sourced_id "
+            "GROUP BY u.sourced_id, u.given_name, u.family_name, u.username "
+            "ORDER BY person_id"
+        )
+
+    def people_names(self) -> dict[str, str]:
+        """Display names of every roster person (for peers and check-in adults)."""
+        rows = self.wh.query(
+            "SELECT sourced_id, trimBoth(concat(given_name, ' ', family_name)), username "
+            "FROM $db.roster_users FINAL"
+        )
+        return {r[0]: r[1] or r[2] for r in rows}
+
+    def class_names(self) -> dict[str, str]:
+        return dict(self.wh.query("SELECT sourced_id, title FROM $db.roster_classes FINAL"))
+
+    def counts(self) -> dict[str, int]:
+        """Rows per roster/profile table (exact, no FINAL)."""
+        tables = (
+            "roster_users", "roster_classes", "roster_enrollments", "person_keys",
+            "student_activity", "competency_states", "student_profiles", "conversation_starters",
+        )  # fmt: skip
+        return {t: self.wh.scalar(f"SELECT count() FROM $db.{t}") for t in tables}
+
+    # -- activity facts -------------------------------------------------------------------------
+    def rebuild_student_activity(self) -> int:
+        """TRUNCATE + INSERT … SELECT: statements of roster students, resolved and de-voided.
+
+        Two passes: statements the student made (``actor``), and statements about the student
+        made by someone else (``object``: a teacher's check-in), where ``counterpart_id`` is
+        the roster person who acted.
+
+        Returns:
+            rows now in ``student_activity``.
+        """
+        params = {
+            "voided_verb": VOIDED_VERB,
+            "topic_ext": TOPIC_EXTENSION,
+            "optional_ext": OPTIONAL_EXTENSION,
+            "class_ext": CLASS_EXTENSION,
+        }
+        columns = ", ".join(STUDENT_ACTIVITY_COLUMNS)
+        common = (
+            "s.timestamp, s.stored, s.verb_id, s.object_id, s.object_name, s.activity_type, "
+            "s.competency_ids, s.score_scaled, s.success, s.completion, s.duration_s, "
+            "s.response, s.tool, "
+            "JSONExtractString(s.statement, 'object', 'definition', 'extensions', "
+            "{topic_ext:String}), "
+            "JSONExtractBool(s.statement, 'context', 'extensions', {optional_ext:String}) "
+            "OR JSONExtractString(s.statement, 'context', 'extensions', {optional_ext:String}) "
+            "= 'true'"
+        )
+        self.wh.command("TRUNCATE TABLE IF EXISTS $db.student_activity")
+        # Peers: team members and contextAgents (peer_keys), plus the author of the statement
+        # this one answers (a StatementRef object or context.statement), resolved to persons.
+        self.wh.command(
+            f"INSERT INTO $db.student_activity ({columns}) "
+            f"WITH {_KEYMAP} "
+            "SELECT keymap[s.actor_key] AS pid, s.id, 'actor', '', "
+            f"{common}, "
+            "arrayDistinct(arrayFilter(p -> p != '' AND p != pid, "
+            "arrayConcat(arrayMap(k -> keymap[k], s.peer_keys), [keymap[r.ref_actor]]))), "
+            "length(arrayFilter(k -> NOT mapContains(keymap, k), s.peer_keys)), "
+            "JSONExtractString(s.statement, 'context', 'extensions', {class_ext:String}), "
+            "now64(3) "
+            "FROM $db.statements AS s FINAL "
+            "LEFT JOIN (SELECT toString(id) AS ref_id, any(actor_key) AS ref_actor "
+            "FROM $db.statements GROUP BY id) AS r "
+            "ON r.ref_id = if(s.object_type = 'StatementRef', s.object_id, "
+            "JSONExtractString(s.statement, 'context', 'statement', 'id')) "
+            f"WHERE {NOT_VOIDED} AND mapContains(keymap, s.actor_key) "
+            f"AND keymap[s.actor_key] IN {_STUDENTS}",
+            params,
+        )
+        self.wh.command(
+            f"INSERT INTO $db.student_activity ({columns}) "
+            f"WITH {_KEYMAP} "
+            "SELECT keymap[s.object_key], s.id, 'object', keymap[s.actor_key], "
+            f"{common}, [], 0, "
+            "JSONExtractString(s.statement, 'context', 'extensions', {class_ext:String}), "
+            "now64(3) "
+            "FROM $db.statements AS s FINAL "
+            f"WHERE {NOT_VOIDED} AND s.object_key != '' AND mapContains(keymap, s.object_key) "
+            f"AND keymap[s.object_key] IN {_STUDENTS}",
+            params,
+        )
+        return self.wh.scalar("SELECT count() FROM $db.student_activity")
+
+    def latest_statement_time(self) -> datetime | None:
+        """The newest timestamp of a statement that counts (not voided, not voiding)."""
+        rows = self.wh.query(
+            f"SELECT max(s.timestamp), count() FROM $db.statements AS s FINAL WHERE {NOT_VOIDED}",
+            {"voided_verb": VOIDED_VERB},
+        )
+        return _utc(rows[0][0]) if rows and rows[0][1] else None
+
+    def activity(self, as_of: datetime) -> list[dict[str, Any]]:
+        """Every student_activity row up to ``as_of``, per person in time order."""
+        rows = self.wh.query_dicts(
+            "SELECT person_id, toString(statement_id) AS statement_id, involvement, "
+            "counterpart_id, timestamp, verb_id, object_id, object_name, activity_type, "
+            "competency_ids, score_scaled, success, completion, duration_s, response, tool, "
+            "topic, optional, peer_ids, unresolved_peers, class_id "
+            "FROM $db.student_activity FINAL "
+            "WHERE timestamp <= {as_of:DateTime64(3, 'UTC')} "
+            "ORDER BY person_id, timestamp, statement_id",
+            {"as_of": as_of},
+        )
+        for row in rows:
+            row["timestamp"] = _utc(row["timestamp"])
+        return rows
+
+    def competency_names(self) -> dict[str, str]:
+        """CASE item URI -> its name (humanCodingScheme) as the statements carry it."""
+        rows = self.wh.query(
+            "SELECT JSONExtractString(a, 'id') AS cid, any(if(JSONHas(a, 'definition', 'name', "
+            "'en-US'), JSONExtractString(a, 'definition', 'name', 'en-US'), "
+            "JSONExtractKeysAndValues(a, 'definition', 'name', 'String')[1].2)) AS name "
+            "FROM $db.statements "
+            "ARRAY JOIN arrayConcat("
+            "JSONExtractArrayRaw(statement, 'context', 'contextActivities', 'parent'), "
+            "JSONExtractArrayRaw(statement, 'context', 'contextActivities', 'grouping'), "
+            "JSONExtractArrayRaw(statement, 'context', 'contextActivities', 'category'), "
+            "JSONExtractArrayRaw(statement, 'context', 'contextActivities', 'other')) AS a "
+            "WHERE JSONExtractString(a, 'definition', 'type') IN {types:Array(String)} "
+            "GROUP BY cid",
+            {"types": list(COMPETENCY_TYPES)},
+        )
+        names = {r[0]: r[1] for r in rows if r[1]}
+        for cid, name in self.wh.query(
+            "SELECT object_id, any(object_name) FROM $db.statements "
+            "WHERE activity_type IN {types:Array(String)} AND object_name != '' "
+            "GROUP BY object_id",
+            {"types": list(COMPETENCY_TYPES)},
+        ):
+            names.setdefault(cid, name)
+        return names
+
+    # -- profile outputs ------------------------------------------------------------------------
+    def replace_competency_states(self, rows: Sequence[Sequence[Any]]) -> None:
+        self.wh.replace_all("competency_states", rows, COMPETENCY_STATE_COLUMNS)
+
+    def replace_student_profiles(self, rows: Sequence[Sequence[Any]]) -> None:
+        self.wh.replace_all("student_profiles", rows, STUDENT_PROFILE_COLUMNS)
+
+    def replace_conversation_starters(self, rows: Sequence[Sequence[Any]]) -> None:
+        self.wh.replace_all("conversation_starters", rows, STARTER_COLUMNS)
+
+    def profile_json(self, person_id: str | None = None) -> dict[str, str]:
+        """person_id -> profile_json (all students, or one)."""
+        rows = self.wh.query(
+            "SELECT person_id, profile_json FROM $db.student_profiles FINAL "
+            "WHERE {pid:String} = '' OR person_id = {pid:String} ORDER BY person_id",
+            {"pid": person_id or ""},
+        )
+        return dict(rows)
+
+    def starters(self, person_id: str | None = None) -> list[dict[str, Any]]:
+        """Conversation starters (all students, or one), by person then rank."""
+        return self.wh.query_dicts(
+            "SELECT person_id, rank, dimension, kind, text, evidence_ids "
+            "FROM $db.conversation_starters FINAL "
+            "WHERE {pid:String} = '' OR person_id = {pid:String} ORDER BY person_id, rank",
+            {"pid": person_id or ""},
+        )
+
+    def competency_rows(self, person_id: str) -> list[dict[str, Any]]:
+        return self.wh.query_dicts(
+            "SELECT competency_id, competency_name, state, attempts, successes, last_attempt, "
+            "evidence_ids FROM $db.competency_states FINAL WHERE person_id = {pid:String} "
+            "ORDER BY competency_name, competency_id",
+            {"pid": person_id},
+        )
+
+    # -- checks and sensors ---------------------------------------------------------------------
+    def profile_roster_mismatch(self) -> dict[str, list[str]]:
+        """Roster students without a profile, profiles of non-students, duplicated profiles."""
+        missing = self.wh.query(
+            f"SELECT sourced_id FROM {_STUDENTS} WHERE sourced_id NOT IN "
+            "(SELECT person_id FROM $db.student_profiles) ORDER BY sourced_id"
+        )
+        orphans = self.wh.query(
+            "SELECT DISTINCT person_id FROM $db.student_profiles "
+            f"WHERE person_id NOT IN {_STUDENTS} ORDER BY person_id"
+        )
+        duplicates = self.wh.query(
+            "SELECT person_id FROM $db.student_profiles GROUP BY person_id "
+            "HAVING count() > 1 ORDER BY person_id"
+        )
+        return {
+            "missing": [r[0] for r in missing],
+            "orphans": [r[0] for r in orphans],
+            "duplicates": [r[0] for r in duplicates],
+        }
+
+    def roster_student_count(self) -> int:
+        return self.wh.scalar(f"SELECT count() FROM {_STUDENTS}")
+
+    def starters_without_evidence(self, exempt_kinds: Sequence[str]) -> list[dict[str, Any]]:
+        return self.wh.query_dicts(
+            "SELECT person_id, rank, kind, text FROM $db.conversation_starters FINAL "
+            "WHERE empty(evidence_ids) AND kind NOT IN {exempt:Array(String)} "
+            "ORDER BY person_id, rank",
+            {"exempt": list(exempt_kinds)},
+        )
+
+    def bad_starter_evidence(self) -> list[tuple[str, str]]:
+        """(evidence id, problem) for ids that are unknown, voided or a voiding statement."""
+        rows = self.wh.query(
+            "SELECT ev.sid, multiIf(st.sid = '', 'missing', st.voiding, 'voiding statement', "
+            "st.voided, 'voided', 'ok') AS problem "
+            "FROM (SELECT DISTINCT arrayJoin(evidence_ids) AS sid "
+            "FROM $db.conversation_starters) AS ev "
+            "LEFT JOIN (SELECT toString(id) AS sid, "
+            "max(verb_id = {voided_verb:String}) AS voiding, "
+            "max(id IN (SELECT voided_id FROM $db.statements WHERE voided_id IS NOT NULL)) "
+            "AS voided FROM $db.statements GROUP BY id) AS st ON st.sid = ev.sid "
+            "WHERE problem != 'ok' ORDER BY ev.sid",
+            {"voided_verb": VOIDED_VERB},
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def starter_evidence_total(self) -> int:
+        return self.wh.scalar(
+            "SELECT uniqExact(arrayJoin(evidence_ids)) FROM $db.conversation_starters"
+        )
+
+    def starter_counts(self) -> dict[str, int]:
+        """Starters per roster student (0 for students with none)."""
+        rows = self.wh.query(
+            f"SELECT u.sourced_id, countIf(c.person_id != '') FROM {_STUDENTS} AS u "
+            "LEFT JOIN (SELECT person_id FROM $db.conversation_starters FINAL) AS c "
+            "ON c.person_id = u.sourced_id GROUP BY u.sourced_id ORDER BY u.sourced_id"
+        )
+        return {r[0]: int(r[1]) for r in rows}
+
+    def voided_in_activity(self) -> int:
+        """student_activity rows whose statement is voided or is itself a voiding statement."""
+        return self.wh.scalar(
+            "SELECT count() FROM $db.student_activity WHERE statement_id IN "
+            "(SELECT voided_id FROM $db.statements WHERE voided_id IS NOT NULL) "
+            "OR statement_id IN (SELECT id FROM $db.statements "
+            "WHERE verb_id = {voided_verb:String})",
+            {"voided_verb": VOIDED_VERB},
+        )
+
+    def future_statements(self, limit: datetime) -> tuple[int, datetime | None]:
+        """How many statements claim a timestamp after ``limit``, and the latest of them."""
+        rows = self.wh.query(
+            "SELECT count(), max(timestamp) FROM $db.statements "
+            "WHERE timestamp > {limit:DateTime64(3, 'UTC')}",
+            {"limit": limit},
+        )
+        count = int(rows[0][0])
+        return count, (_utc(rows[0][1]) if count else None)
+
+    def statement_watermark(self) -> tuple[int, datetime | None]:
+        """Row count and newest ``stored`` of the statements table (cheap: no FINAL)."""
+        rows = self.wh.query("SELECT count(), max(stored) FROM $db.statements")
+        count = int(rows[0][0])
+        return count, (_utc(rows[0][1]) if count else None)
