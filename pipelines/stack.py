@@ -59,6 +59,8 @@ class ManagedProcess:
                 cwd=PROJECT_ROOT,
                 start_new_session=True,
             )
+        # Beside the log: lets operators (and the restart test) find the current pid.
+        self.log_path.with_suffix(".pid").write_text(str(self.proc.pid))
         log.info("started", process=self.name, pid=self.proc.pid)
 
     def _watch(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,21 @@ def test_up_detach_serves_xapi_and_down_stops_everything(tmp_path: Path) -> None
         url = f"chdb://{(data / 'chdb').resolve()}"
         wait_for(lambda: warehouse_counts(url)["statements"] == 1, 60, "the statement stored")
         assert "Kafka:" in _cli("status", "--data-dir", str(data)).stdout
+
+        # A worker killed outright is restarted by the stack, and the pipeline keeps flowing.
+        pid_file = data / "logs" / "worker-0.pid"
+        first_worker = int(pid_file.read_text())
+        os.killpg(first_worker, signal.SIGKILL)
+        wait_for(lambda: int(pid_file.read_text()) != first_worker, 60, "a restarted worker")
+        later = statement(2)
+        r = httpx.post(
+            f"http://127.0.0.1:{port}/xAPI/statements",
+            json=later,
+            timeout=30,
+            headers={"Authorization": f"Basic {token}", "X-Experience-API-Version": "1.0.3"},
+        )
+        assert r.status_code == 200
+        wait_for(lambda: warehouse_counts(url)["statements"] == 2, 90, "the restarted worker")
     finally:
         down = _cli("down", "--data-dir", str(data))
     assert down.returncode == 0 and "stopped" in down.stdout
