@@ -147,15 +147,15 @@ def create_app(
         declared = request.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
             raise ApiError(413, "payload_too_large", f"body over {settings.max_body_bytes} bytes")
-        body = b""
+        body = bytearray()
         async for chunk in request.stream():
-            body += chunk
+            body.extend(chunk)
             if len(body) > settings.max_body_bytes:
                 raise ApiError(
                     413, "payload_too_large", f"body over {settings.max_body_bytes} bytes"
                 )
         try:
-            return loads_json(body)
+            return loads_json(bytes(body))
         except ValueError as exc:
             raise ApiError(400, "malformed_json", f"body is not valid JSON: {exc}") from None
 

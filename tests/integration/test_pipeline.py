@@ -20,9 +20,11 @@ AUTH = "Basic " + base64.b64encode(b"quiz-app:s3cret").decode()
 HEADERS = {"Authorization": AUTH, "X-Experience-API-Version": "1.0.3"}
 
 
-def _start(pipeline: PipelineEnv) -> str:
+def _start(pipeline: PipelineEnv, *, worker: bool = True, **env: str) -> str:
+    """Start the API (and a worker) for this pipeline; returns the API's base URL."""
     port = free_port()
-    pipeline.spawn("worker", log_name="worker")
+    if worker:
+        pipeline.spawn("worker", log_name="worker")
     pipeline.spawn(
         "api",
         log_name="api",
@@ -31,6 +33,7 @@ def _start(pipeline: PipelineEnv) -> str:
         LRS_CLIENT_SECRET="s3cret",
         LRS_CLIENT_TOOL="quiz",
         LRS_MAX_BODY_BYTES="200000",
+        **env,
     )
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/healthz", timeout=60)
@@ -123,20 +126,10 @@ def test_bad_requests_get_clear_answers(pipeline: PipelineEnv) -> None:
 
 
 def test_broker_down_answers_503_and_acknowledges_nothing(pipeline: PipelineEnv) -> None:
-    from support import free_port as unused_port
-
-    port = free_port()
-    pipeline.spawn(
-        "api",
-        log_name="api",
-        LRS_PORT=str(port),
-        LRS_CLIENT_KEY="quiz-app",
-        LRS_CLIENT_SECRET="s3cret",
-        KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{unused_port()}",
-        LRS_PRODUCE_TIMEOUT_S="3",
+    nobody_listens = f"127.0.0.1:{free_port()}"
+    url = _start(
+        pipeline, worker=False, KAFKA_BOOTSTRAP_SERVERS=nobody_listens, LRS_PRODUCE_TIMEOUT_S="3"
     )
-    url = f"http://127.0.0.1:{port}"
-    wait_http(f"{url}/healthz", timeout=60)
     r = httpx.post(f"{url}/xAPI/statements", json=statement(1), headers=HEADERS, timeout=60)
     assert r.status_code == 503
     assert "nothing was acknowledged" in r.json()["message"]
