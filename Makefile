@@ -58,7 +58,10 @@ status: ## show what `make up` started
 migrate: install ## apply warehouse migrations (CLICKHOUSE_URL, default embedded chDB in .data/chdb)
 	$(PY) -m pipelines migrate --no-topics
 
-dagster-ui: install ## the Dagster UI on http://127.0.0.1:3000 over the embedded warehouse
+DEMO_DATA := $(CURDIR)/.data/demo
+dagster-ui: install ## the Dagster UI on http://127.0.0.1:3000 over the demo's warehouse (or $$CLICKHOUSE_URL)
+	CLICKHOUSE_URL=$${CLICKHOUSE_URL:-chdb://$(DEMO_DATA)/chdb} \
+	PROFILE_ROSTER_DIR=$${PROFILE_ROSTER_DIR:-$(DEMO_DATA)/roster} \
 	$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -m dagster_project.definitions
 
 clean: ## remove data, logs and caches (keeps the venv and the Kafka jars)

@@ -223,6 +223,7 @@ def run_demo(data_dir: Path, seed: int = 7) -> int:
     page = write_card_html(card, data_dir / "card.html")
     console.rule()
     console.print(f"open the card: file://{page}")
+    console.print("explore the assets and their lineage: make dagster-ui → http://127.0.0.1:3000")
     console.print(f"total {time.monotonic() - started:.1f}s")
 
     balanced = ledger.stored + ledger.dead_lettered == ledger.accepted
