@@ -59,7 +59,7 @@ migrate: install ## apply warehouse migrations (CLICKHOUSE_URL, default embedded
 	$(PY) -m pipelines migrate --no-topics
 
 DEMO_DATA := $(CURDIR)/.data/demo
-dagster-ui: install ## the Dagster UI on http://127.0.0.1:3000 over the demo's warehouse (or $$CLICKHOUSE_URL)
+dagster-ui: install ## the Dagster UI on http://127.0.0.1:3000 over the demo's warehouse (or CLICKHOUSE_URL)
 	CLICKHOUSE_URL=$${CLICKHOUSE_URL:-chdb://$(DEMO_DATA)/chdb} \
 	PROFILE_ROSTER_DIR=$${PROFILE_ROSTER_DIR:-$(DEMO_DATA)/roster} \
 	$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -m dagster_project.definitions
