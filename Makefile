@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help install kafka-jars demo test test-unit test-integration lint format up down status \
-        migrate dagster-ui clean
+        migrate dagster-ui clean bench
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ test: install kafka-jars lint ## lint, type-check and run every test (unit + int
 
 test-unit: install ## only the fast unit tests
 	$(PY) -m pytest -q -m "not integration"
+
+bench: install kafka-jars ## benchmark: pipeline rates vs raw Kafka/chDB/validation limits; table + .bench/results.json (BENCH_ARGS=--quick)
+	$(PY) -m pipelines.bench $(BENCH_ARGS)
 
 test-integration: install kafka-jars ## only the integration tests (real Kafka broker, real chDB)
 	$(PY) -m pytest -q -m integration
