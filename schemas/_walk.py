@@ -53,3 +53,13 @@ def iter_agents(statement: dict[str, Any], *, include_authority: bool) -> Iterat
         for member in agent.get("member") or []:
             if isinstance(member, dict):
                 yield member
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of a JSON tree (dicts, lists, scalars): several times faster than
+    ``copy.deepcopy``, which the worker would otherwise pay twice per statement."""
+    if isinstance(value, dict):
+        return {k: json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_copy(v) for v in value]
+    return value

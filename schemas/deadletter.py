@@ -32,6 +32,8 @@ class DeadLetterReason(StrEnum):
     """The id is already stored with different content (§2.3.1; an LRS would answer 409)."""
     UNSUPPORTED_VERSION = "unsupported_version"
     """A ``version`` (or version header) this pipeline does not speak."""
+    PROCESSING_ERROR = "processing_error"
+    """Valid as far as the rules go, but processing failed (a bug to fix, then replay)."""
 
 
 def _field_errors(errors: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -14,7 +14,6 @@ Three jobs with three different notions of "the same statement":
 * :func:`statement_stamp` is what the LRS *adds*: id, stored, authority, timestamp, version.
 """
 
-import copy
 import hashlib
 import re
 from datetime import UTC, datetime
@@ -23,7 +22,7 @@ from typing import Any, Final
 
 import orjson
 
-from schemas._walk import iter_agents
+from schemas._walk import iter_agents, json_copy
 from schemas.xapi import Statement, parse_timestamp
 
 __all__ = [
@@ -132,12 +131,12 @@ def statement_stamp(
     Raises:
         ValueError: when ``stored`` is naive.
     """
-    stamped = copy.deepcopy(stmt_dict)
+    stamped = json_copy(stmt_dict)
     stored_text = format_timestamp(stored)
     stamped.setdefault("id", default_id)
     stamped["stored"] = stored_text
     if authority is not None:
-        stamped["authority"] = copy.deepcopy(authority)
+        stamped["authority"] = json_copy(authority)
     stamped.setdefault("timestamp", stored_text)
     stamped.setdefault("version", DEFAULT_VERSION)
     return stamped
@@ -260,8 +259,9 @@ def _statement_form(stmt: dict[str, Any]) -> dict[str, Any]:
 
 
 def _plain_numbers(value: Any) -> Any:
-    # 3 and 3.0 are the same JSON number; serialisers disagree on how to write them.
-    if isinstance(value, float) and value.is_integer():
+    # 3 and 3.0 are the same JSON number; serialisers disagree on how to write them. Floats past
+    # 64-bit integers stay floats (orjson cannot write such an int).
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
         return int(value)
     if isinstance(value, dict):
         return {key: _plain_numbers(item) for key, item in value.items()}

@@ -9,14 +9,13 @@ The canonical IFI includes the IFI type and, for accounts, the ``homePage``, so 
 name on two systems gives two keys (aspects-dbt keys on ``account.name`` alone and merges them).
 """
 
-import copy
 import hashlib
 import hmac
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas._walk import agent_slots
+from schemas._walk import agent_slots, json_copy
 
 __all__ = [
     "PSEUDONYM_HOMEPAGE",
@@ -180,7 +179,7 @@ def pseudonymise(stmt_dict: dict[str, Any], key: bytes) -> tuple[dict[str, Any],
         Agent or identified Group seen (anonymous groups are represented by their members).
         Already pseudonymous agents yield no identity, so the function is idempotent.
     """
-    result = copy.deepcopy(stmt_dict)
+    result = json_copy(stmt_dict)
     worker = _Pseudonymiser(key)
     for container, slot in agent_slots(result, include_authority=False):
         container[slot] = worker.actor(container[slot])

@@ -633,6 +633,16 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
+
+
+def _parse_int(text: str) -> int | float:
+    """Integers beyond 64 bits become floats: the spec asks for float precision, and neither
+    orjson nor ClickHouse can carry a larger integer (one would crash the pipeline instead)."""
+    value = int(text)
+    return value if _INT64_MIN <= value <= _UINT64_MAX else float(value)
+
+
 def loads_json(raw: bytes | str) -> Any:
     """Decode JSON strictly: no duplicate keys, no NaN/Infinity, no raw control characters.
 
@@ -644,5 +654,8 @@ def loads_json(raw: bytes | str) -> Any:
         ValueError: malformed JSON (``json.JSONDecodeError``) or :class:`DuplicateKeyError`.
     """
     return json.loads(
-        raw, object_pairs_hook=_pairs_without_duplicates, parse_constant=_reject_constant
+        raw,
+        object_pairs_hook=_pairs_without_duplicates,
+        parse_constant=_reject_constant,
+        parse_int=_parse_int,
     )

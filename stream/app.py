@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -36,11 +37,15 @@ stream_settings = StreamSettings()
 _hmac_key = PrivacySettings().hmac_key.get_secret_value().encode()
 warehouse = Warehouse(WarehouseSettings())
 
+# Faust creates its data folder without parents.
+Path(stream_settings.data_dir).mkdir(parents=True, exist_ok=True)
+
 app = faust.App(
     stream_settings.app_id,
     broker=[f"kafka://{host}" for host in kafka_settings.bootstrap_servers.split(",")],
     web_enabled=False,
     store="memory://",
+    datadir=f"{stream_settings.data_dir}/{stream_settings.app_id}",
     topic_partitions=kafka_settings.partitions,
     topic_replication_factor=kafka_settings.replication_factor,
     consumer_auto_offset_reset="earliest",

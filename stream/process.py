@@ -99,7 +99,22 @@ Outcome = Accepted | Rejected
 
 
 def process_record(record: Record, *, hmac_key: bytes, max_bytes: int) -> Outcome:
-    """Validate, stamp, normalise and pseudonymise one record."""
+    """Validate, stamp, normalise and pseudonymise one record. Never raises.
+
+    An exception escaping into the Faust batch loop would get the whole batch acknowledged and
+    lost (shared/stack.md 0b), so an unexpected failure on one record dead-letters that record
+    as ``processing_error`` with the exception, to be fixed and replayed.
+    """
+    try:
+        return _process(record, hmac_key=hmac_key, max_bytes=max_bytes)
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        return Rejected(
+            DeadLetterReason.PROCESSING_ERROR, [{"field": ROOT_FIELD, "message": message}], record
+        )
+
+
+def _process(record: Record, *, hmac_key: bytes, max_bytes: int) -> Outcome:
     if len(record.value) > max_bytes:
         return Rejected(
             DeadLetterReason.OVERSIZED,

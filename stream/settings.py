@@ -38,6 +38,8 @@ class StreamSettings(BaseSettings):
     retry_base_s: float = 0.5
     # Messages larger than this go to the dead-letter topic as "oversized".
     max_message_bytes: int = 1_000_000
+    # Faust's own state (table changelogs cache); kept out of the working directory.
+    data_dir: str = ".data/faust"
 
 
 class PrivacySettings(BaseSettings):

@@ -54,6 +54,7 @@ class PipelineEnv:
             KAFKA_DLQ_TOPIC=self.dlq_topic,
             KAFKA_PARTITIONS="3",
             STREAM_APP_ID=f"worker-{self.suffix}",
+            STREAM_DATA_DIR=str(self.data_dir / "faust"),
             CLICKHOUSE_URL=self.warehouse_url,
             PRIVACY_HMAC_KEY="test-key",
             PYTHONUNBUFFERED="1",

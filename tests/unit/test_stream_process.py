@@ -112,3 +112,28 @@ def test_settle_batch_skips_stored_and_repeated_ids_and_flags_conflicts() -> Non
     fresh, rejected = settle_batch([same, fresh_one], {same.statement_id: same.content_hash})  # type: ignore[list-item]
     assert [a.statement_id for a in fresh] == [fresh_one.statement_id]  # type: ignore[union-attr]
     assert rejected == []
+
+
+def test_numbers_beyond_64_bits_do_not_crash_the_worker() -> None:
+    """A huge integer in an extension once raised inside the batch loop (Faust would have
+    acknowledged and lost the whole batch); it is now read as a float and stored."""
+    raw = orjson.dumps(statement(8)).replace(
+        b'"timestamp"',
+        b'"result": {"extensions": {"https://x.test/big": 10%s}}, "timestamp"' % (b"0" * 30),
+    )
+    out = _process(raw)
+    assert isinstance(out, Accepted), getattr(out, "errors", None)
+    row = dict(zip(STATEMENT_COLUMNS, out.row, strict=True))
+    assert orjson.loads(row["statement"])["result"]["extensions"]["https://x.test/big"] == 1e31
+
+
+def test_an_unexpected_failure_dead_letters_the_record_instead_of_raising(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import stream.process as process
+
+    def boom(*_: object, **__: object) -> str:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(process, "content_hash", boom)
+    out = _process(orjson.dumps(statement(9)))
+    assert isinstance(out, Rejected) and out.reason == DeadLetterReason.PROCESSING_ERROR
+    assert out.errors[0]["message"] == "RuntimeError: bug"
