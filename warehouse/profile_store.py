@@ -10,7 +10,8 @@ table (:data:`NOT_VOIDED`), so they leave the profiles on the next rebuild.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -69,6 +70,19 @@ def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return True
+
+
+def verb_segment(verb_id: str) -> str:
+    """The last path segment of a verb IRI: ``https://…/verbs/checked-in`` -> ``checked-in``."""
+    return verb_id.rstrip("/").rsplit("/", 1)[-1].rsplit("#", 1)[-1]
 
 
 class ProfileStore:
@@ -280,6 +294,49 @@ class ProfileStore:
             "ORDER BY competency_name, competency_id",
             {"pid": person_id},
         )
+
+    # -- evidence ---------------------------------------------------------------------------------
+    def evidence_rows(self, statement_ids: Iterable[str]) -> list[dict[str, Any]]:
+        """What each statement behind a card line is, for a teacher to read (one row per id).
+
+        Columns: ``id``, ``timestamp`` (UTC), ``verb_id``, ``verb`` (the statement's
+        ``verb.display`` en-US, else the verb IRI's last path segment), ``object_type``,
+        ``object_id``, ``object_name`` (the activity name; for an Agent or Group object the
+        roster name of the person behind it), ``object_person_id``, ``actor_person_id`` and
+        ``actor_name`` (the roster person who acted, '' when unknown), ``tool``,
+        ``score_scaled``, ``success``, ``completion``, ``duration_s``, ``response``.
+        Ids that are not UUIDs or not stored are simply absent; rows come in time order.
+        """
+        ids = sorted({i for i in statement_ids if _is_uuid(i)})
+        if not ids:
+            return []
+        rows = self.wh.query_dicts(
+            "WITH people AS (SELECT k.actor_key AS actor_key, any(k.person_id) AS person_id, "
+            "any(if(trimBoth(concat(u.given_name, ' ', u.family_name)) != '', "
+            "trimBoth(concat(u.given_name, ' ', u.family_name)), u.username)) AS name "
+            "FROM (SELECT actor_key, person_id FROM $db.person_keys FINAL) AS k "
+            "LEFT JOIN (SELECT sourced_id, given_name, family_name, username "
+            "FROM $db.roster_users FINAL) AS u ON u.sourced_id = k.person_id "
+            "GROUP BY k.actor_key) "
+            "SELECT toString(s.id) AS id, s.timestamp AS timestamp, s.verb_id AS verb_id, "
+            "JSONExtractString(s.statement, 'verb', 'display', 'en-US') AS verb_display, "
+            "s.object_type AS object_type, s.object_id AS object_id, "
+            "if(s.object_name != '', s.object_name, o.name) AS object_name, "
+            "o.person_id AS object_person_id, a.person_id AS actor_person_id, "
+            "a.name AS actor_name, s.tool AS tool, s.score_scaled AS score_scaled, "
+            "s.success AS success, s.completion AS completion, s.duration_s AS duration_s, "
+            "s.response AS response "
+            "FROM (SELECT * FROM $db.statements FINAL WHERE id IN {ids:Array(UUID)}) AS s "
+            "LEFT JOIN people AS o ON o.actor_key = s.object_key AND s.object_key != '' "
+            "LEFT JOIN people AS a ON a.actor_key = s.actor_key "
+            "ORDER BY s.timestamp, id",
+            {"ids": ids},
+        )
+        for row in rows:
+            row["timestamp"] = _utc(row["timestamp"])
+            display = row.pop("verb_display")
+            row["verb"] = display or verb_segment(row["verb_id"])
+        return rows
 
     # -- checks and sensors ---------------------------------------------------------------------
     def profile_roster_mismatch(self) -> dict[str, list[str]]:

@@ -26,7 +26,7 @@ from dagster_project.automation import new_statements_sensor
 from dagster_project.checks import no_future_timestamps
 from dagster_project.profile_logic import profile_from_json
 from dagster_project.resources import WarehouseResource
-from dagster_project.run import card_for, materialize_all
+from dagster_project.run import card_for, materialize_all, write_card_html
 from schemas.pseudonym import actor_key, pseudonymise
 from schemas.vocab import ActivityTypes, Extensions, Verbs
 from stream.settings import PrivacySettings
@@ -524,7 +524,7 @@ def test_dagster_every_student_has_three_to_five_starters(built: Built) -> None:
     assert {s["kind"] for s in silent} == {"no_activity"}
 
 
-def test_dagster_card_for_renders_the_teacher_card(built: Built) -> None:
+def test_dagster_card_for_renders_the_teacher_card(built: Built, tmp_path: Path) -> None:
     s1 = built.students[0]
     card = card_for(s1.sourced_id, built.url)
     assert card.text.startswith(f"{s1.name} ({s1.sourced_id})")
@@ -532,6 +532,36 @@ def test_dagster_card_for_renders_the_teacher_card(built: Built) -> None:
     assert "Adult connection" in card.text and "Year 8 Maths" in card.text
     with pytest.raises(KeyError):
         card_for("usr-nobody", built.url)
+
+    # Under the interest starter: the three readings behind it, by name, newest first.
+    lines = card.text.splitlines()
+    at = next(n for n, line in enumerate(lines) if "optional readings on black holes" in line)
+    assert lines[at + 1 : at + 4] == [
+        '    · Sat 31 Oct 19:00  viewed "Event Horizon" (reader)',
+        '    · Thu 29 Oct 19:00  viewed "Girl Who Mapped The Stars" (reader)',
+        '    · Tue 27 Oct 19:00  viewed "Black Holes And Beyond" (reader)',
+    ]
+    assert not lines[at + 4].startswith("    ")  # exactly three: no "… and N more"
+    assert "Black Hole Atlas" not in card.text  # the voided reading is nobody's evidence
+    # The check-in behind "Adult connection" names the teacher (from the roster) and the topic.
+    assert f'{built.teacher.name} checked in {s1.name} (checkin) · "interests"' in card.text
+    assert {card.evidence[i].object_name for i in built.readings} == {
+        "Event Horizon", "Girl Who Mapped The Stars", "Black Holes And Beyond",
+    }  # fmt: skip
+    assert built.voided_reading not in card.evidence and len(card.text.splitlines()) <= 60
+
+    # The page: every reading with its statement id, under the interest starter's "Why?".
+    page = write_card_html(card, tmp_path / "card.html").read_text(encoding="utf-8")
+    starters_part = page.split('id="starters-heading"')[1].split('id="profile-heading"')[0]
+    interest = next(p for p in starters_part.split("<li>") if "optional readings" in p)
+    for sid, name in zip(
+        built.readings,
+        ("Black Holes And Beyond", "Girl Who Mapped The Stars", "Event Horizon"),
+        strict=True,
+    ):
+        assert f"viewed &#34;{name}&#34;" in interest and f">{sid}</code>" in interest
+    assert "Why? 3 statements" in interest and "Black Hole Atlas" not in page
+    assert "Pseudonymous data; names come from the school roster." in page
 
 
 # -- sensor and warn check -------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -30,6 +31,9 @@ from dagster_project.profile_logic import (
 from dagster_project.roster import RosterError, person_keys, read_roster
 from dagster_project.starters import MAX_STARTERS, MIN_STARTERS, build_starters
 from schemas.vocab import ActivityTypes, Verbs
+
+if TYPE_CHECKING:
+    from dagster_project.run import Card
 
 AS_OF = datetime(2026, 11, 1, 20, 0, tzinfo=UTC)  # a Sunday evening
 ADL = "http://adlnet.gov/expapi/verbs/"
@@ -596,6 +600,209 @@ def test_profiles_render_card_shows_starters_and_every_dimension() -> None:
         assert f" {title} " in text
     assert "black holes (3 readings)" in text and "evidence:" in text
     assert "[" not in text  # the demo prints through rich, which would eat [markup]
+
+
+# -- the card's evidence: what each statement behind a line is -----------------------------------
+def _ev_row(sid: str, when: datetime, verb: str, name: str, tool: str, **kw: object) -> dict:
+    """A row as ``ProfileStore.evidence_rows`` returns it."""
+    row: dict[str, object] = {
+        "id": sid, "timestamp": when, "verb_id": ADL + verb.replace(" ", "-"), "verb": verb,
+        "object_type": "Activity", "object_id": f"https://tool.test/{sid}", "object_name": name,
+        "object_person_id": "", "actor_person_id": "usr-s1", "actor_name": "Sam Lee",
+        "tool": tool, "score_scaled": None, "success": None, "completion": None,
+        "duration_s": None, "response": "",
+    }  # fmt: skip
+    row.update(kw)
+    return row
+
+
+def _rows_for(facts: list[ActivityFact]) -> list[dict]:
+    """Evidence rows for hand-made facts: the student acted, or (a check-in) was the object."""
+    rows = []
+    for f in facts:
+        row = _ev_row(
+            f.statement_id, f.timestamp, f.verb, f.object_name, f.tool,
+            score_scaled=f.score, success=f.success, response=f.response,
+            actor_person_id=STUDENT.person_id, actor_name=STUDENT.display_name,
+        )  # fmt: skip
+        if f.involvement == "object":
+            row.update(
+                verb="checked in with", object_type="Agent", object_name=STUDENT.display_name,
+                actor_person_id=f.counterpart_id, actor_name=PARAMS.names[f.counterpart_id],
+            )  # fmt: skip
+        rows.append(row)
+    return rows
+
+
+def test_profiles_evidence_line_says_when_what_where_and_how_it_went() -> None:
+    from dagster_project.run import evidence_from_rows, evidence_line
+
+    when = datetime(2026, 10, 8, 16, 40, 12, tzinfo=UTC)
+    rows = [
+        _ev_row("r1", when, "viewed", "Black holes for beginners", "reader"),
+        _ev_row(
+            "q1",
+            when,
+            "answered",
+            "Question 1",
+            "quiz",
+            score_scaled=0.0,
+            success=False,
+            response="b",
+        ),
+        _ev_row(
+            "q2",
+            when.replace(tzinfo=None),
+            "passed",
+            "Week 4 check-up",
+            "quiz",
+            score_scaled=0.85,
+            success=True,
+        ),
+        _ev_row(
+            "c1",
+            when,
+            "checked in with",
+            "Sam Lee",
+            "checkin",
+            object_type="Agent",
+            actor_person_id="usr-t1",
+            actor_name="Kwame Kim",
+            response="wellbeing",
+        ),
+        _ev_row("x1", when, "", "", "", object_id="https://tool.test/things/thing-7/"),
+        _ev_row("g1", when, "set-goal", "Read more", "forum"),  # a verb IRI's last segment
+    ]
+    ev = evidence_from_rows(rows)
+    lines = {sid: evidence_line(e, "usr-s1") for sid, e in ev.items()}
+    assert lines == {
+        "r1": 'Thu 08 Oct 16:40  viewed "Black holes for beginners" (reader)',
+        "q1": 'Thu 08 Oct 16:40  answered "Question 1" (quiz) · incorrect, answer "b"',
+        "q2": 'Thu 08 Oct 16:40  passed "Week 4 check-up" (quiz) · 85%',
+        "c1": 'Thu 08 Oct 16:40  Kwame Kim checked in with Sam Lee (checkin) · "wellbeing"',
+        "x1": 'Thu 08 Oct 16:40  did "thing-7"',
+        "g1": 'Thu 08 Oct 16:40  set goal "Read more" (forum)',
+    }
+    # Seen from the teacher's side, the check-in names no actor twice; long names are clipped.
+    assert evidence_line(ev["c1"], "usr-t1").endswith("  checked in with Sam Lee (checkin) · "
+                                                      '"wellbeing"')  # fmt: skip
+    long = evidence_from_rows([_ev_row("l1", when, "viewed", "x" * 200, "reader")])["l1"]
+    assert len(evidence_line(long, "usr-s1")) < 90 and "…" in evidence_line(long, "usr-s1")
+
+
+def test_profiles_evidence_block_shows_three_activities_then_how_many_more() -> None:
+    from dagster_project.run import evidence_block, evidence_from_rows
+
+    base = datetime(2026, 10, 20, 18, 0, tzinfo=UTC)
+    rows = [
+        _ev_row(f"s{n}", base + timedelta(hours=n), "viewed", title, "reader")
+        for n, title in enumerate(["Atlas", "Atlas", "Atlas", "Beyond", "Horizon", "Horizon"])
+    ]
+    ev = evidence_from_rows(rows)
+    ids = [f"s{n}" for n in range(6)]
+    block = evidence_block(ids, ev, person_id="usr-s1", n=3)
+    # Newest first, one per activity before any repeats, then the rest counted.
+    assert block == [
+        '    · Tue 20 Oct 23:00  viewed "Horizon" (reader)',
+        '    · Tue 20 Oct 21:00  viewed "Beyond" (reader)',
+        '    · Tue 20 Oct 20:00  viewed "Atlas" (reader)',
+        "    … and 3 more (ids in card.html)",
+    ]
+    assert evidence_block(ids[:2], ev, person_id="usr-s1") == [
+        '    · Tue 20 Oct 19:00  viewed "Atlas" (reader)',
+        '    · Tue 20 Oct 18:00  viewed "Atlas" (reader)',
+    ]
+    assert evidence_block(ids, ev, n=2, more=False, indent="  ")[-1].startswith("  · ")
+    # An id the warehouse no longer has still shows (shortened), never silently vanishes.
+    gone = "0123abcd-0000-4000-8000-000000000000"
+    assert evidence_block([gone], ev) == ["    · statement 0123abcd"]
+    assert evidence_block([], ev) == []
+
+
+def test_profiles_evidence_rows_helpers_in_the_store() -> None:
+    from warehouse.profile_store import _is_uuid, verb_segment
+
+    assert verb_segment("https://w3id.org/xapi/lrp/verbs/checked-in") == "checked-in"
+    assert verb_segment("http://adlnet.gov/expapi/verbs/answered/") == "answered"
+    assert verb_segment("https://example.org/vocab#asked") == "asked"
+    assert _is_uuid("00000000-0000-4000-8000-000000000001")
+    assert not _is_uuid("'); DROP TABLE statements; --")
+
+
+def test_profiles_render_card_lists_what_the_evidence_is_compactly() -> None:
+    from dagster_project.run import evidence_from_rows, render_card
+
+    facts = _rich_facts()
+    p = profile(facts)
+    starters = build_starters(p)
+    text = render_card(
+        p, starters, {"cls-ma": "Year 8 Maths"}, evidence_from_rows(_rows_for(facts))
+    )
+    lines = text.splitlines()
+    interest = next(n for n, line in enumerate(lines) if "optional readings" in line)
+    assert [line.rsplit("  ", 1)[1] for line in lines[interest + 1 : interest + 4]] == [
+        'viewed "C" (reader)', 'viewed "B" (reader)', 'viewed "A" (reader)',
+    ]  # fmt: skip
+    assert "Kwame Kim checked in with Sam Lee (checkin)" in text
+    assert " Interests              black holes (3 readings) · evidence: 3 statements" in text
+    assert len(lines) <= 60 and "[" not in text
+    assert all(len(line) < 160 for line in lines)
+    # Without evidence rows the card still renders, showing the short ids.
+    bare = render_card(p, starters)
+    assert "    · statement " in bare and len(bare.splitlines()) == len(lines)
+
+
+def _html_card(**overrides: object) -> tuple[str, Card]:
+    from dagster_project.run import Card, evidence_from_rows, render_card, render_card_html
+
+    facts = _rich_facts()
+    p = profile(facts)
+    starters = build_starters(p)
+    rows = _rows_for(facts)
+    rows[0].update(overrides)  # the first reading
+    evidence = evidence_from_rows(rows)
+    card = Card(
+        person_id=p.person_id,
+        text=render_card(p, starters, {"cls-ma": "Year 8 Maths"}, evidence),
+        profile=p,
+        starters=tuple(starters),
+        class_names={"cls-ma": "Year 8 Maths"},
+        evidence=evidence,
+    )
+    return render_card_html(card), card
+
+
+def test_profiles_card_html_lists_every_statement_behind_every_line(tmp_path: Path) -> None:
+    from dagster_project.run import profile_lines, write_card_html
+
+    page, card = _html_card()
+    assert page.startswith("<!doctype html>") and '<html lang="en">' in page
+    assert "<h1>Sam Lee</h1>" in page and "Year 8 Maths, cls-sc" in page
+    assert "Pseudonymous data; names come from the school roster." in page
+    assert "not a grade" in page and "[" not in page
+    # Works offline: no external stylesheet, script, image or font.
+    assert "<link" not in page and "<script" not in page and "src=" not in page
+    # Starters as a numbered list, each with a <details> of its statements, and ten dimensions.
+    assert page.count('<p class="starter">') == len(card.starters)
+    assert page.count("<dt>") == 10
+    with_evidence = [d for d in profile_lines(card.profile) if d.evidence_ids]
+    assert page.count("<details>") == len(card.starters) + len(with_evidence)
+    assert page.count("No statements behind this line yet.") == 10 - len(with_evidence)
+    for s in card.starters:
+        for sid in s.evidence_ids:
+            assert f'<code class="sid" title="xAPI statement id">{sid}</code>' in page
+    assert "viewed &#34;A&#34;" in page and "Kwame Kim checked in with Sam Lee" in page
+    out = write_card_html(card, tmp_path / "deep" / "card.html")
+    assert out.read_text(encoding="utf-8") == page
+
+
+def test_profiles_card_html_escapes_whatever_the_tools_send() -> None:
+    page, _ = _html_card(
+        object_name="<script>alert('x')</script>", response='"><img src=x onerror=alert(1)>'
+    )
+    assert "<script>" not in page and "<img" not in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
 
 
 # -- roster ----------------------------------------------------------------------------------------
