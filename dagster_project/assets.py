@@ -155,8 +155,9 @@ def person_keys_table(
     the stream worker pseudonymises statements.
     """
     settings = profile.settings()
-    key = PrivacySettings().hmac_key.get_secret_value().encode()
-    with warehouse.get_warehouse().session() as wh:
+    client = warehouse.get_warehouse()
+    key = PrivacySettings().key_bytes(client.settings.url)
+    with client.session() as wh:
         store = ProfileStore(wh)
         people = store.roster_people()
         keys = person_keys(

@@ -39,14 +39,9 @@ def _cmd_api(_: argparse.Namespace) -> int:
 def _declare_topics() -> list[str]:
     """Create the raw and dead-letter topics (auto-creation is off on our brokers)."""
     from stream.settings import KafkaSettings
-    from stream.topics import ensure_topics
+    from stream.topics import declare_pipeline_topics
 
-    kafka = KafkaSettings()
-    return ensure_topics(
-        kafka.bootstrap_servers,
-        {kafka.raw_topic: kafka.partitions, kafka.dlq_topic: 1},
-        replication_factor=kafka.replication_factor,
-    )
+    return declare_pipeline_topics(KafkaSettings())
 
 
 def _cmd_worker(_: argparse.Namespace) -> int:

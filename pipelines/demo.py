@@ -131,7 +131,8 @@ def wait_until_stored(warehouse: Warehouse, ledger: Ledger, timeout: float = 300
     while True:
         with warehouse.session() as wh:
             counts = wh.counts()
-        ledger.stored, ledger.dead_lettered = counts["distinct_statements"], counts["dead_letters"]
+        # Raw rows, not distinct ids: a statement written twice would unbalance the ledger.
+        ledger.stored, ledger.dead_lettered = counts["statements"], counts["dead_letters"]
         if ledger.stored + ledger.dead_lettered >= ledger.accepted:
             return
         if time.monotonic() > deadline:
@@ -145,9 +146,16 @@ def wait_until_stored(warehouse: Warehouse, ledger: Ledger, timeout: float = 300
 def run_demo(data_dir: Path, seed: int = 7) -> int:
     started = time.monotonic()
     data_dir = data_dir.resolve()
-    if data_dir.exists():
+    marker = data_dir / ".lrp-demo"
+    if data_dir.exists() and any(data_dir.iterdir()):
+        if not marker.exists():
+            console.print(
+                f"[red]{data_dir} is not empty and is not a demo folder; not touching it[/]"
+            )
+            return 2
         shutil.rmtree(data_dir)  # every demo starts from an empty warehouse and broker
-    data_dir.mkdir(parents=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text("created by `python -m pipelines demo`; deleted and rebuilt on each run\n")
 
     cfg = simulator.SimConfig(seed=seed)
     school = simulator.generate_school(cfg)

@@ -24,7 +24,7 @@ import structlog
 
 from pipelines.kafka_broker import KafkaBroker, fetch_jars
 from stream.settings import KafkaSettings
-from stream.topics import ensure_topics
+from stream.topics import declare_pipeline_topics
 from warehouse.client import Warehouse
 from warehouse.settings import WarehouseSettings
 
@@ -41,6 +41,7 @@ class ManagedProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.restarts = 0
         self._stopping = threading.Event()
+        self._lock = threading.Lock()  # spawn and stop never interleave
         self._watcher: threading.Thread | None = None
 
     def start(self) -> None:
@@ -71,9 +72,10 @@ class ManagedProcess:
                 log.warning("exited; restarting", process=self.name, status=proc.returncode)
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
-                if not self._stopping.is_set():
-                    self.restarts += 1
-                    self._spawn()
+                with self._lock:
+                    if not self._stopping.is_set():
+                        self.restarts += 1
+                        self._spawn()
             time.sleep(0.2)
 
     @property
@@ -81,7 +83,8 @@ class ManagedProcess:
         return self.proc.pid if self.proc else None
 
     def stop(self, timeout: float = 20.0) -> None:
-        self._stopping.set()
+        with self._lock:
+            self._stopping.set()
         proc = self.proc
         if proc is None or proc.poll() is not None:
             return
@@ -131,10 +134,7 @@ class Stack:
     def start_broker(self) -> KafkaBroker:
         fetch_jars()
         self.broker = KafkaBroker(self.data_dir / "kafka").start()
-        kafka = KafkaSettings(bootstrap_servers=self.broker.bootstrap_servers)
-        ensure_topics(
-            kafka.bootstrap_servers, {kafka.raw_topic: kafka.partitions, kafka.dlq_topic: 1}
-        )
+        declare_pipeline_topics(KafkaSettings(bootstrap_servers=self.broker.bootstrap_servers))
         return self.broker
 
     def start(self) -> Stack:

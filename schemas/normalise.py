@@ -120,13 +120,15 @@ def statement_stamp(
     stored: datetime,
     authority: dict[str, Any] | None,
     default_id: str,
+    default_timestamp: bool = True,
 ) -> dict[str, Any]:
     """What the LRS adds on acceptance, on a copy of ``stmt_dict`` (§2.4.1, §2.4.7-§2.4.10).
 
     ``id`` is set to ``default_id`` only when missing (a producer's id is its idempotency key);
     ``stored`` is always overwritten; ``authority`` is overwritten when given (the tool's client
     agent, from its credentials); ``timestamp`` defaults to ``stored``; ``version`` defaults to
-    1.0.0.
+    1.0.0. The ingest API passes ``default_timestamp=False`` so the worker can still tell a
+    statement sent without a timestamp (its comparison form must not include one).
 
     Raises:
         ValueError: when ``stored`` is naive.
@@ -137,7 +139,8 @@ def statement_stamp(
     stamped["stored"] = stored_text
     if authority is not None:
         stamped["authority"] = json_copy(authority)
-    stamped.setdefault("timestamp", stored_text)
+    if default_timestamp:
+        stamped.setdefault("timestamp", stored_text)
     stamped.setdefault("version", DEFAULT_VERSION)
     return stamped
 

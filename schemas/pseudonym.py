@@ -15,7 +15,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas._walk import agent_slots, json_copy
+from schemas._walk import agent_slots, iter_agents, json_copy
 
 __all__ = [
     "PSEUDONYM_HOMEPAGE",
@@ -184,3 +184,27 @@ def pseudonymise(stmt_dict: dict[str, Any], key: bytes) -> tuple[dict[str, Any],
     for container, slot in agent_slots(result, include_authority=False):
         container[slot] = worker.actor(container[slot])
     return result, list(worker.identities.values())
+
+
+def impersonates_pseudonym(stmt_dict: dict[str, Any]) -> bool:
+    """True when a producer sent an agent that already looks pseudonymous.
+
+    Only the pipeline mints ``PSEUDONYM_HOMEPAGE`` accounts; accepting one from outside would let
+    a tool file events under another learner's key (and skip the identity row). The models stay
+    neutral (a pseudonymised statement is still valid xAPI); ingress calls this check.
+    """
+    return any(is_pseudonym(agent) for agent in iter_agents(stmt_dict, include_authority=False))
+
+
+CLIENT_HOMEPAGE: Final = "urn:lrp:client"
+"""homePage of the agents that stand for tools (clients) in ``authority``."""
+
+
+def tool_authority(tool: str, name: str | None = None) -> dict[str, Any]:
+    """The ``authority`` agent for a tool: who vouches for a statement is the tool, never a
+    person (an authority with a teacher's email would put PII in the warehouse)."""
+    return {
+        "objectType": "Agent",
+        "name": name or tool,
+        "account": {"homePage": CLIENT_HOMEPAGE, "name": tool},
+    }

@@ -145,11 +145,13 @@ def parse_timestamp(value: str) -> datetime:
         tz = timezone(-delta if offset[0] == "-" else delta)
     micros = int((fraction or "0")[:6].ljust(6, "0"))
     try:
-        return datetime(
+        moment = datetime(
             int(year), int(month), int(day), int(hour), int(minute), int(second), micros, tz
         )
-    except ValueError as exc:
+        moment.astimezone(UTC)  # 0001-01-01T00:30+01:00 exists but has no UTC instant
+    except (ValueError, OverflowError) as exc:
         raise ValueError(f"is not a real date and time ({exc})") from None
+    return moment
 
 
 def is_negative_zero_offset(value: str) -> bool:

@@ -34,8 +34,8 @@ EXIT_WRITE_FAILED = 70
 
 kafka_settings = KafkaSettings()
 stream_settings = StreamSettings()
-_hmac_key = PrivacySettings().hmac_key.get_secret_value().encode()
 warehouse = Warehouse(WarehouseSettings())
+_hmac_key = PrivacySettings().key_bytes(warehouse.settings.url)
 
 # Faust creates its data folder without parents.
 Path(stream_settings.data_dir).mkdir(parents=True, exist_ok=True)
@@ -53,6 +53,7 @@ app = faust.App(
     # A restarted worker rejoins in seconds instead of waiting ~53 s for the old member to expire.
     broker_session_timeout=10,
     broker_heartbeat_interval=1,
+    broker_commit_interval=stream_settings.commit_interval_s,
 )
 
 raw_topic = app.topic(
@@ -121,7 +122,7 @@ async def handle_batch(events: Sequence[Any]) -> None:
         for event in events
     ]
     outcomes = [
-        process_record(r, hmac_key=_hmac_key, max_bytes=stream_settings.max_message_bytes)
+        process_record(r, hmac_key=_hmac_key, max_bytes=kafka_settings.max_message_bytes)
         for r in records
     ]
     stored, rejected = await _with_retries(

@@ -17,7 +17,14 @@ from pydantic import ValidationError
 from schemas.deadletter import DeadLetterReason
 from schemas.errors import ROOT_FIELD, FieldError, format_errors
 from schemas.normalise import content_hash, normalise, statement_stamp
-from schemas.pseudonym import Identity, actor_key, pseudonymise
+from schemas.pseudonym import (
+    PSEUDONYM_HOMEPAGE,
+    Identity,
+    actor_key,
+    impersonates_pseudonym,
+    pseudonymise,
+    tool_authority,
+)
 from schemas.xapi import loads_json, parse_statement
 from warehouse.tables import parse_instant, statement_row
 
@@ -143,21 +150,31 @@ def _process(record: Record, *, hmac_key: bytes, max_bytes: int) -> Outcome:
         statement = parse_statement(data)
     except ValidationError as exc:
         return Rejected(DeadLetterReason.INVALID_STATEMENT, format_errors(exc), record, claimed_id)
+    if impersonates_pseudonym(data):
+        message = f"account.homePage {PSEUDONYM_HOMEPAGE} is reserved for the pipeline's pseudonyms"
+        return Rejected(
+            DeadLetterReason.INVALID_STATEMENT, [{"field": "actor", "message": message}], record,
+            claimed_id,
+        )  # fmt: skip
 
     normalised = normalise(statement)
-    # `stored` is set once: by the edge, or here from the record timestamp, which a redelivery
-    # of the same record repeats; so a replayed copy sorts and dedups like the original.
-    edge_stored = normalised.get("stored")
-    stored = (
-        parse_instant(edge_stored)
-        if edge_stored
-        else datetime.fromtimestamp(record.timestamp_s, UTC)
-    )
+    if record.source == "http" and "stored" in normalised:
+        # The ingest API stamped `stored` and `authority` from the client's credentials.
+        stored = parse_instant(normalised["stored"])
+        authority = None
+    else:
+        # Direct producers are not trusted to set either (§2.4.8, §2.4.9): `stored` is the
+        # record's timestamp, which a redelivery repeats, so a replay sorts like the original;
+        # `authority` is the tool (never a person's identifier, which would leak PII).
+        stored = datetime.fromtimestamp(record.timestamp_s, UTC)
+        authority = tool_authority(record.tool)
     default_id = str(
         uuid.uuid5(_DL_NAMESPACE, f"id/{record.topic}/{record.partition}/{record.offset}")
     )
-    stamped = statement_stamp(normalised, stored=stored, authority=None, default_id=default_id)
-    digest = content_hash(stamped)
+    # Hash before `timestamp` defaults to `stored`: a producer retrying the same statement
+    # without a timestamp is the same statement (§2.3.1), not a conflict.
+    digest = content_hash({**normalised, "id": normalised.get("id", default_id)})
+    stamped = statement_stamp(normalised, stored=stored, authority=authority, default_id=default_id)
     private, identities = pseudonymise(stamped, hmac_key)
     row = statement_row(
         private,

@@ -22,6 +22,11 @@ class KafkaSettings(BaseSettings):
     # student's events ordered on one partition.
     partitions: int = 3
     replication_factor: int = 1
+    # The largest record (the broker's max.message.bytes is 1 MiB + 12): the API answers 413
+    # above it and the worker dead-letters larger records from direct producers as "oversized".
+    max_message_bytes: int = 1_048_576
+    # How long the raw topic keeps statements: the time a worker outage can last without loss.
+    raw_retention_ms: int = 30 * 24 * 3600 * 1000
 
 
 class StreamSettings(BaseSettings):
@@ -36,10 +41,13 @@ class StreamSettings(BaseSettings):
     # worker exits without acknowledging, so a restart redelivers the batch.
     max_write_attempts: int = 6
     retry_base_s: float = 0.5
-    # Messages larger than this go to the dead-letter topic as "oversized".
-    max_message_bytes: int = 1_000_000
+    # How often acknowledged offsets are committed; a crash redelivers at most this much work.
+    commit_interval_s: float = 2.8
     # Faust's own state (table changelogs cache); kept out of the working directory.
     data_dir: str = ".data/faust"
+
+
+DEV_HMAC_KEY = "dev-only-pseudonym-key-change-me"
 
 
 class PrivacySettings(BaseSettings):
@@ -51,4 +59,15 @@ class PrivacySettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PRIVACY_", extra="ignore")
 
-    hmac_key: SecretStr = SecretStr("dev-only-pseudonym-key-change-me")
+    hmac_key: SecretStr = SecretStr(DEV_HMAC_KEY)
+
+    def key_bytes(self, warehouse_url: str) -> bytes:
+        """The key, refusing the development default outside the embedded warehouse: a known
+        key would let anyone re-identify learners from their pseudonymous keys."""
+        key = self.hmac_key.get_secret_value()
+        if key == DEV_HMAC_KEY and not warehouse_url.startswith("chdb://"):
+            raise ValueError(
+                "PRIVACY_HMAC_KEY is the development default; set a secret key before using "
+                f"a ClickHouse server ({warehouse_url})"
+            )
+        return key.encode()

@@ -27,6 +27,8 @@ from kafka import TopicPartition
 from kafka import errors as kafka_errors
 from kafka.admin import KafkaAdminClient, OffsetSpec
 
+from stream.settings import KafkaSettings
+
 log = logging.getLogger(__name__)
 
 _ALREADY_EXISTS = kafka_errors.TopicAlreadyExistsError.errno
@@ -230,3 +232,18 @@ def consumer_lag(
 
 def _remaining_ms(deadline: float) -> int:
     return max(1000, int((deadline - time.monotonic()) * 1000))
+
+
+def declare_pipeline_topics(kafka: KafkaSettings) -> list[str]:
+    """Create the raw and dead-letter topics the pipeline needs (broker auto-creation is off).
+
+    The raw topic is partitioned for scale-out (keys are actor keys, so each learner's events
+    stay ordered) and keeps records for ``raw_retention_ms``: how long a worker outage may last
+    before acknowledged statements would age out unread.
+    """
+    return ensure_topics(
+        kafka.bootstrap_servers,
+        {kafka.raw_topic: kafka.partitions, kafka.dlq_topic: 1},
+        replication_factor=kafka.replication_factor,
+        configs={kafka.raw_topic: {"retention.ms": str(kafka.raw_retention_ms)}},
+    )

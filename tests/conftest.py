@@ -37,12 +37,12 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
 @pytest.fixture
 def pipeline(kafka_broker: object, tmp_path: Path) -> Iterator[PipelineEnv]:
-    from stream.topics import ensure_topics
+    from stream.topics import declare_pipeline_topics
     from warehouse.client import Warehouse
     from warehouse.settings import WarehouseSettings
 
     env = PipelineEnv(bootstrap=kafka_broker.bootstrap_servers, data_dir=tmp_path)  # type: ignore[attr-defined]
-    ensure_topics(env.bootstrap, {env.raw_topic: 3, env.dlq_topic: 1})
+    declare_pipeline_topics(env.settings()["kafka"])  # type: ignore[arg-type]
     Warehouse(WarehouseSettings(url=env.warehouse_url)).migrate()
     yield env
     env.stop_all()

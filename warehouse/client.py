@@ -146,10 +146,13 @@ class Warehouse:
             return
         with self._server_lock:
             if self._server_client is None:
+                # No session id: threads (asyncio.to_thread, Dagster) share this client, and
+                # ClickHouse refuses concurrent queries in one session ("session is locked").
                 self._server_client = clickhouse_connect.get_client(
                     dsn=self.settings.url,
                     username=self.settings.user,
                     password=self.settings.password.get_secret_value(),
+                    autogenerate_session_id=False,
                 )
         yield WarehouseSession(self._server_client, self.settings)
 

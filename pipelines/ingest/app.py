@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import re
 import secrets
 import uuid
 from collections.abc import AsyncIterator
@@ -29,33 +30,46 @@ from pydantic import ValidationError
 from pipelines.ingest.settings import ClientConfig, LrsSettings
 from schemas.errors import FieldError, format_errors, summarise
 from schemas.normalise import statement_stamp
-from schemas.pseudonym import actor_key
+from schemas.pseudonym import (
+    PSEUDONYM_HOMEPAGE,
+    actor_key,
+    impersonates_pseudonym,
+    tool_authority,
+)
 from schemas.xapi import loads_json, parse_statements
 from stream.settings import KafkaSettings, PrivacySettings
+from warehouse.settings import WarehouseSettings
 
 log = structlog.get_logger(__name__)
 
 SUPPORTED_VERSIONS = ("1.0.3", "2.0.0")
-AUTHORITY_HOMEPAGE = "urn:lrp:client"
 
 
 class ApiError(Exception):
     """An xAPI error answer: status, a machine-readable code and a message naming the field."""
 
     def __init__(
-        self, status: int, code: str, message: str, errors: list[FieldError] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        errors: list[FieldError] | None = None,
+        ids: list[str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.errors = status, code, message, errors or []
+        self.ids = ids
+
+
+_VERSION_HEADER = re.compile(r"^(1|2)\.0(\.\d+)?$")
 
 
 def _version_of(request: Request) -> str:
     """The response version for a request: any 1.0.x answers 1.0.3 (Comm §3.3), 2.0.x 2.0.0."""
     header = request.headers.get("X-Experience-API-Version", "")
-    if header.startswith("2.0"):
-        return "2.0.0"
-    if header.startswith("1.0"):
-        return "1.0.3"
+    match = _VERSION_HEADER.match(header)
+    if match:
+        return "2.0.0" if match.group(1) == "2" else "1.0.3"
     raise ApiError(
         400,
         "missing_version",
@@ -103,7 +117,7 @@ def create_app(
 ) -> FastAPI:
     settings = settings or LrsSettings()
     kafka = kafka or KafkaSettings()
-    hmac_key = (privacy or PrivacySettings()).hmac_key.get_secret_value().encode()
+    hmac_key = (privacy or PrivacySettings()).key_bytes(WarehouseSettings().url)
     clients = {c.key: c for c in settings.all_clients()}
     producer = Producer(kafka)
 
@@ -123,9 +137,11 @@ def create_app(
         headers = {"X-Experience-API-Version": _safe_version(request)}
         if exc.status == 401:
             headers["WWW-Authenticate"] = 'Basic realm="xAPI"'
-        body = {"error": exc.code, "message": exc.message}
+        body: dict[str, Any] = {"error": exc.code, "message": exc.message}
         if exc.errors:
-            body["errors"] = exc.errors  # type: ignore[assignment]
+            body["errors"] = exc.errors
+        if exc.ids:
+            body["ids"] = exc.ids
         return JSONResponse(body, status_code=exc.status, headers=headers)
 
     def authenticate(request: Request) -> ClientConfig:
@@ -158,6 +174,8 @@ def create_app(
             return loads_json(bytes(body))
         except ValueError as exc:
             raise ApiError(400, "malformed_json", f"body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise ApiError(400, "malformed_json", "body is nested too deeply") from None
 
     async def accept(
         client: ClientConfig, data: Any, *, statement_id: str | None = None
@@ -173,25 +191,41 @@ def create_app(
         except ValidationError as exc:
             errors = format_errors(exc)
             raise ApiError(400, "invalid_statement", summarise(errors), errors) from None
+        for n, item in enumerate(items):
+            if impersonates_pseudonym(item):
+                field = f"{n}.actor" if isinstance(data, list) else "actor"
+                raise ApiError(
+                    400, "invalid_statement", f"{field}: {PSEUDONYM_HOMEPAGE} is reserved"
+                )
         if statement_id is not None:
             given = items[0].get("id")
-            if given is not None and given != statement_id:
+            if given is not None and given.lower() != statement_id.lower():
                 raise ApiError(400, "id_mismatch", "id: differs from the statementId parameter")
             items[0]["id"] = statement_id
-        ids = [str(item.get("id") or uuid.uuid4()) for item in items]
+        # UUIDs compare case-insensitively; the warehouse keeps them lower-case.
+        ids = [str(item.get("id") or uuid.uuid4()).lower() for item in items]
         if len(set(ids)) != len(ids):
             raise ApiError(400, "duplicate_id", "id: the same statement id appears twice")
 
         stored = datetime.now(UTC)
-        authority = {
-            "objectType": "Agent",
-            "name": client.tool,
-            "account": {"homePage": AUTHORITY_HOMEPAGE, "name": client.key},
-        }
+        authority = tool_authority(client.key, client.tool)
         messages = []
-        for item, sid in zip(items, ids, strict=True):
-            stamped = statement_stamp(item, stored=stored, authority=authority, default_id=sid)
-            messages.append((actor_key(stamped["actor"], hmac_key).encode(), orjson.dumps(stamped)))
+        for n, (item, sid) in enumerate(zip(items, ids, strict=True)):
+            stamped = statement_stamp(
+                item, stored=stored, authority=authority, default_id=sid, default_timestamp=False
+            )
+            try:
+                value = orjson.dumps(stamped)
+            except TypeError as exc:  # e.g. extensions nested deeper than 254 levels
+                raise ApiError(
+                    400, "invalid_statement", f"{n}: cannot be encoded ({exc})"
+                ) from None
+            if len(value) > kafka.max_message_bytes:
+                raise ApiError(
+                    413, "statement_too_large",
+                    f"{n}: {len(value)} bytes > {kafka.max_message_bytes} per statement",
+                )  # fmt: skip
+            messages.append((actor_key(stamped["actor"], hmac_key).encode(), value))
         headers = [("lrp-tool", client.tool.encode()), ("lrp-source", b"http")]
         try:
             kafka_producer = await producer.get()
@@ -205,8 +239,10 @@ def create_app(
             raise ApiError(
                 503,
                 "broker_unavailable",
-                "statements could not be written to Kafka; nothing was acknowledged, retry "
-                "with the same statement ids",
+                "Kafka did not confirm every statement, so none is acknowledged; some may have "
+                "been written. Retry with the same statement ids (listed in ids): the pipeline "
+                "stores each id once.",
+                ids=ids,
             ) from None
         return ids
 

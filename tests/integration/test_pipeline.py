@@ -117,6 +117,24 @@ def test_bad_requests_get_clear_answers(pipeline: PipelineEnv) -> None:
     r = httpx.post(post, json=[statement(n) for n in range(1000)], headers=HEADERS)
     assert r.status_code == 413
 
+    r = httpx.post(post, json=statement(7), headers={**HEADERS, "X-Experience-API-Version": "1.0x"})
+    assert r.status_code == 400
+
+    upper = statement(8)
+    lower = dict(statement(9), id=upper["id"].upper())
+    r = httpx.post(post, json=[upper, lower], headers=HEADERS)
+    assert r.status_code == 400 and r.json()["error"] == "duplicate_id"
+
+    posing = statement(10, actor={"account": {"homePage": "urn:lrp:pseudonym", "name": "k"}})
+    r = httpx.post(post, json=posing, headers=HEADERS)
+    assert r.status_code == 400 and "actor" in r.json()["message"]
+
+    r = httpx.post(post, content=b"[" * 100_000, headers=HEADERS)
+    assert r.status_code == 400 and r.json()["error"] == "malformed_json"
+
+    r = httpx.post(post, json=statement(11, timestamp="0001-01-01T00:30:00+01:00"), headers=HEADERS)
+    assert r.status_code == 400 and "timestamp" in r.json()["message"]
+
     r = httpx.get(f"{url}/xAPI/about")
     assert r.status_code == 200 and "1.0.3" in r.json()["version"]
 
@@ -130,6 +148,8 @@ def test_broker_down_answers_503_and_acknowledges_nothing(pipeline: PipelineEnv)
     url = _start(
         pipeline, worker=False, KAFKA_BOOTSTRAP_SERVERS=nobody_listens, LRS_PRODUCE_TIMEOUT_S="3"
     )
-    r = httpx.post(f"{url}/xAPI/statements", json=statement(1), headers=HEADERS, timeout=60)
+    sent = statement(1)
+    r = httpx.post(f"{url}/xAPI/statements", json=sent, headers=HEADERS, timeout=60)
     assert r.status_code == 503
-    assert "nothing was acknowledged" in r.json()["message"]
+    assert "none is acknowledged" in r.json()["message"]
+    assert r.json()["ids"] == [s["id"] for s in [sent]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from schemas.deadletter import DeadLetterReason
 from stream.process import Accepted, Record, Rejected, process_record, settle_batch
@@ -137,3 +138,48 @@ def test_an_unexpected_failure_dead_letters_the_record_instead_of_raising(monkey
     out = _process(orjson.dumps(statement(9)))
     assert isinstance(out, Rejected) and out.reason == DeadLetterReason.PROCESSING_ERROR
     assert out.errors[0]["message"] == "RuntimeError: bug"
+
+
+def test_the_development_hmac_key_is_refused_outside_the_embedded_warehouse() -> None:
+    from stream.settings import PrivacySettings
+
+    assert PrivacySettings().key_bytes("chdb:///tmp/x")  # fine for the laptop demo
+    with pytest.raises(ValueError, match="PRIVACY_HMAC_KEY"):
+        PrivacySettings().key_bytes("http://clickhouse:8123")
+    real = PrivacySettings(hmac_key="a-real-secret")  # type: ignore[arg-type]
+    assert real.key_bytes("http://clickhouse:8123") == b"a-real-secret"
+
+
+def test_direct_producers_cannot_set_authority_or_stored_or_pose_as_a_pseudonym() -> None:
+    body = statement(
+        10,
+        authority={"mbox": "mailto:teacher@school.test", "name": "Ms T"},
+        stored="2020-01-01T00:00:00.000Z",
+    )
+    out = _process(orjson.dumps(body))
+    assert isinstance(out, Accepted)
+    row = dict(zip(STATEMENT_COLUMNS, out.row, strict=True))
+    assert "teacher@school.test" not in row["statement"] and "Ms T" not in row["statement"]
+    assert orjson.loads(row["statement"])["authority"]["account"]["name"] == "quiz"
+    assert row["stored"].timestamp() == 1_790_000_000.0
+
+    fake = statement(11, actor={"account": {"homePage": "urn:lrp:pseudonym", "name": "x" * 64}})
+    out = _process(orjson.dumps(fake))
+    assert isinstance(out, Rejected) and out.reason == DeadLetterReason.INVALID_STATEMENT
+
+
+def test_a_retry_without_timestamp_is_the_same_statement_not_a_conflict() -> None:
+    body = statement(12)
+    del body["timestamp"]
+    first = process_record(
+        Record(orjson.dumps(body), "raw", 0, 1, 1_790_000_000.0, {}),
+        hmac_key=KEY,
+        max_bytes=100_000,
+    )
+    later = process_record(
+        Record(orjson.dumps(body), "raw", 0, 2, 1_790_000_999.0, {}),
+        hmac_key=KEY,
+        max_bytes=100_000,
+    )
+    assert isinstance(first, Accepted) and isinstance(later, Accepted)
+    assert first.content_hash == later.content_hash
