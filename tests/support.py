@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import subprocess
@@ -20,6 +21,12 @@ from warehouse.settings import WarehouseSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CORPUS = PROJECT_ROOT.parent / "shared" / "corpus"
+
+# The client every test API (PipelineEnv.start_api) accepts.
+API_HEADERS = {
+    "Authorization": "Basic " + base64.b64encode(b"quiz-app:s3cret").decode(),
+    "X-Experience-API-Version": "1.0.3",
+}
 
 # Our env prefixes: cleared so a developer's shell never leaks into a test.
 ENV_PREFIXES = ("CLICKHOUSE_", "KAFKA_", "STREAM_", "PRIVACY_", "LRS_", "PROFILE_")
@@ -90,6 +97,23 @@ class PipelineEnv:
         )
         self.procs.append(proc)
         return proc
+
+    def start_api(self, **env: str) -> str:
+        """Start the ingest API with the test client ``API_HEADERS`` authenticates as; returns
+        its base URL once it answers."""
+        from pipelines.stack import wait_http
+
+        port = free_port()
+        settings = {
+            "LRS_PORT": str(port),
+            "LRS_CLIENT_KEY": "quiz-app",
+            "LRS_CLIENT_SECRET": "s3cret",
+            "LRS_CLIENT_TOOL": "quiz",
+        }
+        self.spawn("api", log_name="api", **{**settings, **env})
+        url = f"http://127.0.0.1:{port}"
+        wait_http(f"{url}/healthz", timeout=60)
+        return url
 
     def log(self, log_name: str) -> str:
         path = self.data_dir / f"{log_name}.log"

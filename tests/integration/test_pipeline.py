@@ -9,35 +9,29 @@ import httpx
 import orjson
 import pytest
 
-from pipelines.stack import wait_http
-from support import PipelineEnv, drained, free_port, statement, wait_for, warehouse_counts
+from support import (
+    API_HEADERS,
+    PipelineEnv,
+    drained,
+    free_port,
+    statement,
+    wait_for,
+    warehouse_counts,
+)
 from warehouse.client import Warehouse
 from warehouse.settings import WarehouseSettings
 
 pytestmark = pytest.mark.integration
 
-AUTH = "Basic " + base64.b64encode(b"quiz-app:s3cret").decode()
-HEADERS = {"Authorization": AUTH, "X-Experience-API-Version": "1.0.3"}
+HEADERS = API_HEADERS
+AUTH = HEADERS["Authorization"]
 
 
 def _start(pipeline: PipelineEnv, *, worker: bool = True, **env: str) -> str:
     """Start the API (and a worker) for this pipeline; returns the API's base URL."""
-    port = free_port()
     if worker:
         pipeline.spawn("worker", log_name="worker")
-    pipeline.spawn(
-        "api",
-        log_name="api",
-        LRS_PORT=str(port),
-        LRS_CLIENT_KEY="quiz-app",
-        LRS_CLIENT_SECRET="s3cret",
-        LRS_CLIENT_TOOL="quiz",
-        LRS_MAX_BODY_BYTES="200000",
-        **env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_http(f"{url}/healthz", timeout=60)
-    return url
+    return pipeline.start_api(LRS_MAX_BODY_BYTES="200000", **env)
 
 
 def test_posted_statements_are_stored_exactly_once_and_pseudonymised(pipeline: PipelineEnv) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import signal
 from datetime import UTC, datetime
@@ -12,32 +11,18 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from pipelines.stack import wait_http
-from support import PipelineEnv, drained, free_port, statement, wait_for, warehouse_counts
+from support import (
+    API_HEADERS,
+    PipelineEnv,
+    drained,
+    statement,
+    wait_for,
+    warehouse_counts,
+)
 from warehouse.client import Warehouse
 from warehouse.settings import WarehouseSettings
 
 pytestmark = pytest.mark.integration
-
-HEADERS = {
-    "Authorization": "Basic " + base64.b64encode(b"tool:secret").decode(),
-    "X-Experience-API-Version": "1.0.3",
-}
-
-
-def _start_api(pipeline: PipelineEnv) -> str:
-    port = free_port()
-    pipeline.spawn(
-        "api",
-        log_name="api",
-        LRS_PORT=str(port),
-        LRS_CLIENT_KEY="tool",
-        LRS_CLIENT_SECRET="secret",
-        LRS_CLIENT_TOOL="lms",
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_http(f"{url}/healthz", timeout=60)
-    return url
 
 
 def _produce(pipeline: PipelineEnv, values: list[bytes], tool: str = "video") -> None:
@@ -54,12 +39,12 @@ def test_sigkill_mid_stream_then_restart_stores_every_posted_statement_exactly_o
 ) -> None:
     total = 12_000
     statements = [statement(n) for n in range(total)]
-    api = _start_api(pipeline)
+    api = pipeline.start_api()
     for start in range(0, total, 500):
         r = httpx.post(
             f"{api}/xAPI/statements",
             json=statements[start : start + 500],
-            headers=HEADERS,
+            headers=API_HEADERS,
             timeout=60,
         )
         assert r.status_code == 200, r.text
