@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import Final
+from typing import Final, TypeVar
 
 from pydantic import TypeAdapter
 
@@ -445,6 +445,14 @@ def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values)
 
 
+_Key = TypeVar("_Key", str, int)
+
+
+def _most_first(counts: Mapping[_Key, int]) -> list[tuple[_Key, int]]:
+    """(key, count) pairs, the largest count first, ties by key (the same order every run)."""
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
 def slope_xy(xs: Sequence[float], ys: Sequence[float]) -> float:
     """Least-squares slope of ``ys`` against ``xs`` (0 when ``xs`` do not vary)."""
     n = len(xs)
@@ -467,6 +475,15 @@ def _attempts_by_competency(facts: Sequence[ActivityFact]) -> dict[str, list[Act
     for f in facts:
         if f.is_attempt:
             out[f.competency_ids[0]].append(f)
+    return out
+
+
+def _attempts_by_area(facts: Iterable[ActivityFact]) -> dict[str, list[ActivityFact]]:
+    """Graded attempts grouped by :func:`_area` (class, else competency), in the given order."""
+    out: dict[str, list[ActivityFact]] = defaultdict(list)
+    for f in facts:
+        if f.is_attempt:
+            out[_area(f)].append(f)
     return out
 
 
@@ -525,10 +542,7 @@ def spiky_profile(
     :data:`SPIKE_MIN_ATTEMPTS` attempts and at least two areas must be comparable. The class
     average of the same area is reported beside it (never instead of it).
     """
-    by_area: dict[str, list[ActivityFact]] = defaultdict(list)
-    for f in facts:
-        if f.is_attempt:
-            by_area[_area(f)].append(f)
+    by_area = _attempts_by_area(facts)
     areas = {a: fs for a, fs in by_area.items() if len(fs) >= SPIKE_MIN_ATTEMPTS}
     if len(areas) < 2:
         return ()
@@ -709,12 +723,9 @@ def formative(facts: Sequence[ActivityFact], params: ProfileParams) -> Formative
     competency (a pattern, not a coincidence of two guesses).
     """
     attempts = [f for f in facts if f.is_attempt]
-    by_area: dict[str, list[ActivityFact]] = defaultdict(list)
-    for f in attempts:
-        by_area[_area(f)].append(f)
     trends = [
         t
-        for area, tries in by_area.items()
+        for area, tries in _attempts_by_area(attempts).items()
         if (t := _trend(area, _area_name(area, params), tries, params, AREA_TREND_SLOPE))
     ]
     overall = _trend("", "all subjects", attempts, params, TREND_SLOPE)
@@ -759,8 +770,7 @@ def voice(facts: Sequence[ActivityFact]) -> Voice:
     return Voice(
         total=len(spoken),
         counts=tuple(
-            VoiceCount(verb, *VOICE_VERBS[verb], count)
-            for verb, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            VoiceCount(verb, *VOICE_VERBS[verb], count) for verb, count in _most_first(counts)
         ),
         latest_question=(questions[-1].object_name if questions else ""),
         evidence_ids=_ids(spoken),
@@ -775,10 +785,7 @@ def social(facts: Sequence[ActivityFact], ctx: ClassContext, params: ProfilePara
     unresolved = sum(f.unresolved_peers for f in together)
     isolated = bool(mine) and not together and ctx.typical_peers >= 1
     return Social(
-        peers=tuple(
-            Peer(pid, params.names.get(pid, pid), n)
-            for pid, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        ),
+        peers=tuple(Peer(pid, params.names.get(pid, pid), n) for pid, n in _most_first(counts)),
         shared_statements=len(together),
         unresolved_peers=unresolved,
         isolated=isolated,
@@ -794,14 +801,12 @@ def where_when(facts: Sequence[ActivityFact]) -> WhereWhen:
     outside = [f for f in mine if not in_school_hours(f.timestamp)]
     hours = Counter(_utc(f.timestamp).hour for f in mine)
     return WhereWhen(
-        tools=tuple(
-            ToolUse(t, n) for t, n in sorted(tools.items(), key=lambda kv: (-kv[1], kv[0]))
-        ),
+        tools=tuple(ToolUse(t, n) for t, n in _most_first(tools)),
         statements=len(mine),
         outside_hours=len(outside),
         outside_share=round(len(outside) / len(mine), 3) if mine else 0.0,
         weekend=sum(1 for f in mine if _utc(f.timestamp).weekday() >= 5),
-        busiest_hour=(min(hours.items(), key=lambda kv: (-kv[1], kv[0]))[0] if hours else None),
+        busiest_hour=_most_first(hours)[0][0] if hours else None,
         evidence_ids=_ids(outside),
     )
 
@@ -998,12 +1003,8 @@ def build_class_contexts(
     touched: dict[str, set[str]] = {}
     for s in students:
         facts = facts_by_person.get(s.person_id, ())
-        by_area: dict[str, list[float]] = defaultdict(list)
-        for f in facts:
-            if f.is_attempt and f.value is not None:
-                by_area[_area(f)].append(f.value)
-        for area, values in by_area.items():
-            accuracy[(s.person_id, area)] = _mean(values)
+        for area, tries in _attempts_by_area(facts).items():
+            accuracy[(s.person_id, area)] = _mean([f.value for f in tries if f.value is not None])
         peers[s.person_id] = len(
             {p for f in facts if f.involvement == "actor" for p in f.peer_ids}
         ) + (1 if any(f.unresolved_peers for f in facts) else 0)

@@ -209,6 +209,15 @@ def evidence_line(ev: Evidence, person_id: str = "") -> str:
     return f"{line} · {outcome}" if outcome else line
 
 
+def _newest_first(ids: Sequence[str], evidence: Mapping[str, Evidence]) -> list[Evidence]:
+    """The stored statements among ``ids``, once each, newest first (undated ones last)."""
+    return sorted(
+        (evidence[i] for i in dict.fromkeys(ids) if i in evidence),
+        key=lambda e: (e.timestamp or datetime.min.replace(tzinfo=UTC), e.statement_id),
+        reverse=True,
+    )
+
+
 def pick_examples(
     ids: Sequence[str], evidence: Mapping[str, Evidence], n: int
 ) -> list[Evidence | str]:
@@ -216,11 +225,7 @@ def pick_examples(
 
     An id the warehouse no longer has comes back as the bare id.
     """
-    newest_first = sorted(
-        (evidence[i] for i in dict.fromkeys(ids) if i in evidence),
-        key=lambda e: (e.timestamp or datetime.min.replace(tzinfo=UTC), e.statement_id),
-        reverse=True,
-    )
+    newest_first = _newest_first(ids, evidence)
     chosen: list[Evidence] = []
     seen: set[str] = set()
     for ev in newest_first:  # a different activity for each example first
@@ -510,26 +515,20 @@ def _evidence_rows_view(
     ids: Sequence[str], evidence: Mapping[str, Evidence], person_id: str
 ) -> list[dict[str, str]]:
     """Every statement behind an item, newest first, as the page's table rows."""
-    unique = list(dict.fromkeys(ids))
-    found = sorted(
-        (evidence[i] for i in unique if i in evidence),
-        key=lambda e: (e.timestamp or datetime.min.replace(tzinfo=UTC), e.statement_id),
-        reverse=True,
-    )
     rows = [
         {
             "id": ev.statement_id,
             "iso": f"{ev.timestamp:%Y-%m-%dT%H:%MZ}" if ev.timestamp else "",
-            "when": f"{ev.timestamp:%a %d %b %H:%M}" if ev.timestamp else "date unknown",
+            "when": _when(ev),
             "what": _what(ev, person_id, limit=80),
             "tool": ev.tool,
             "result": evidence_outcome(ev, duration=True, limit=80),
         }
-        for ev in found
+        for ev in _newest_first(ids, evidence)
     ]
     rows += [
         {"id": i, "iso": "", "when": "", "what": "no longer stored", "tool": "", "result": ""}
-        for i in unique
+        for i in dict.fromkeys(ids)
         if i not in evidence
     ]
     return rows

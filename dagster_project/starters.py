@@ -20,6 +20,7 @@ from typing import Final
 from dagster_project.profile_logic import (
     DEMONSTRATED,
     PRACTISING,
+    CompetencyState,
     Interest,
     StudentProfile,
 )
@@ -290,14 +291,18 @@ def _peers(p: StudentProfile) -> Candidate | None:
     return ("peers", "learning_with_others", text, s.evidence_ids)
 
 
+def _mostly_in(p: StudentProfile) -> str:
+    """``, mostly in the lms app`` after their most used tool ('' when none is logged)."""
+    tool = p.where_when.tools[0].tool if p.where_when.tools else ""
+    return f", mostly in the {tool} app" if tool else ""
+
+
 def _outside_hours(p: StudentProfile) -> Candidate | None:
     w = p.where_when
     if w.outside_hours < 3 or w.outside_share < 0.5:
         return None
-    tool = w.tools[0].tool if w.tools else ""
-    where = f", mostly in the {tool} app" if tool else ""
     text = (
-        f"Did {pct(w.outside_share)} of their logged work outside school hours{where}: "
+        f"Did {pct(w.outside_share)} of their logged work outside school hours{_mostly_in(p)}: "
         "ask when and where they like to learn."
     )
     return ("outside_hours", "where_when", text, w.evidence_ids)
@@ -315,11 +320,18 @@ def _last_activity(p: StudentProfile) -> Candidate | None:
     return ("last_activity", "general", text, (r.statement_id,))
 
 
-def _practising(p: StudentProfile) -> Candidate | None:
-    states = [c for c in p.competencies if c.state == PRACTISING and c.evidence_ids]
+def _latest_competency(p: StudentProfile, state: str) -> CompetencyState | None:
+    """The competency in ``state`` worked on most recently, among those with evidence."""
+    states = [c for c in p.competencies if c.state == state and c.evidence_ids]
     if not states:
         return None
-    c = max(states, key=lambda s: (s.last_attempt or p.since, s.competency_id))
+    return max(states, key=lambda s: (s.last_attempt or p.since, s.competency_id))
+
+
+def _practising(p: StudentProfile) -> Candidate | None:
+    c = _latest_competency(p, PRACTISING)
+    if c is None:
+        return None
     tries = ""
     if c.attempts:
         tries = f" ({plural(c.attempts, 'try', 'tries')}, {c.successes} right so far)"
@@ -328,10 +340,9 @@ def _practising(p: StudentProfile) -> Candidate | None:
 
 
 def _demonstrated(p: StudentProfile) -> Candidate | None:
-    states = [c for c in p.competencies if c.state == DEMONSTRATED and c.evidence_ids]
-    if not states:
+    c = _latest_competency(p, DEMONSTRATED)
+    if c is None:
         return None
-    c = max(states, key=lambda s: (s.last_attempt or p.since, s.competency_id))
     text = f"Has shown {c.name}: ask them to teach you one step of it."
     return ("demonstrated", "competencies", text, c.evidence_ids)
 
@@ -339,10 +350,8 @@ def _demonstrated(p: StudentProfile) -> Candidate | None:
 def _active_days(p: StudentProfile) -> Candidate | None:
     if not p.pace.statements:
         return None
-    tool = p.where_when.tools[0].tool if p.where_when.tools else ""
-    where = f", mostly in the {tool} app" if tool else ""
     text = (
-        f"Active on {plural(p.pace.active_days, 'day')} since {day_label(p.since)}{where}: "
+        f"Active on {plural(p.pace.active_days, 'day')} since {day_label(p.since)}{_mostly_in(p)}: "
         "ask what they are working on right now."
     )
     return ("active_days", "pace_persistence", text, p.pace.evidence_ids)

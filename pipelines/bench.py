@@ -92,6 +92,7 @@ from pipelines.bench_report import (
     serial_rate,
     write_results,
 )
+from pipelines.stack import isolated_env
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = PROJECT_ROOT / ".bench" / "results.json"
@@ -113,7 +114,6 @@ HMAC_KEY = "bench-only-pseudonym-key"
 SCRATCH_DB = "bench_limit"
 
 # Our env prefixes (as in tests/support.py): a developer's shell must not leak into children.
-ENV_PREFIXES = ("CLICKHOUSE_", "KAFKA_", "STREAM_", "PRIVACY_", "LRS_", "PROFILE_")
 
 # Wide enough for the table when the output is a pipe or a log (rich assumes 80 columns there).
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 132)
@@ -193,19 +193,11 @@ class Bench:
         return Warehouse(WarehouseSettings(url=self.warehouse_url))
 
     def child_env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIXES)}
-        env.update(
-            KAFKA_BOOTSTRAP_SERVERS=self.bootstrap,
-            KAFKA_RAW_TOPIC=self.raw_topic,
-            KAFKA_DLQ_TOPIC=self.dlq_topic,
-            KAFKA_PARTITIONS=str(PARTITIONS),
-            STREAM_APP_ID=self.worker_group,
-            CLICKHOUSE_URL=self.warehouse_url,
-            PRIVACY_HMAC_KEY=HMAC_KEY,
-            PYTHONUNBUFFERED="1",
-        )
-        env.update(extra)
-        return env
+        return isolated_env(
+            bootstrap=self.bootstrap, warehouse_url=self.warehouse_url, raw_topic=self.raw_topic,
+            dlq_topic=self.dlq_topic, app_id=self.worker_group, hmac_key=HMAC_KEY,
+            partitions=PARTITIONS, **extra,
+        )  # fmt: skip
 
     def spawn(self, name: str, args: Sequence[str], env: dict[str, str]) -> Child:
         # cwd is the temp folder: Faust writes its "<app id>-data" folder there, not in the repo.

@@ -32,6 +32,38 @@ log = structlog.get_logger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
+# Every settings prefix of the project; a child of an isolated pipeline inherits none of them
+# from the caller's shell, only what it is given.
+ENV_PREFIXES = ("CLICKHOUSE_", "KAFKA_", "STREAM_", "PRIVACY_", "LRS_", "PROFILE_")
+
+
+def isolated_env(
+    *,
+    bootstrap: str,
+    warehouse_url: str,
+    raw_topic: str,
+    dlq_topic: str,
+    app_id: str,
+    hmac_key: str,
+    partitions: int = 3,
+    **extra: str,
+) -> dict[str, str]:
+    """The environment of a child process (worker, API) of one isolated pipeline: its own
+    topics, consumer group and warehouse, as the tests and the benchmark need."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIXES)}
+    env.update(
+        KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+        KAFKA_RAW_TOPIC=raw_topic,
+        KAFKA_DLQ_TOPIC=dlq_topic,
+        KAFKA_PARTITIONS=str(partitions),
+        STREAM_APP_ID=app_id,
+        CLICKHOUSE_URL=warehouse_url,
+        PRIVACY_HMAC_KEY=hmac_key,
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
 
 class ManagedProcess:
     """A child process that is restarted when it exits unexpectedly."""

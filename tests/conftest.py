@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from support import ENV_PREFIXES, PipelineEnv
+from pipelines.stack import ENV_PREFIXES
+from support import PipelineEnv
 
 
 @pytest.fixture(autouse=True)

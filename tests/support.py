@@ -29,7 +29,6 @@ API_HEADERS = {
 }
 
 # Our env prefixes: cleared so a developer's shell never leaks into a test.
-ENV_PREFIXES = ("CLICKHOUSE_", "KAFKA_", "STREAM_", "PRIVACY_", "LRS_", "PROFILE_")
 
 
 @dataclass
@@ -54,20 +53,17 @@ class PipelineEnv:
         return f"chdb://{self.data_dir / 'chdb'}"
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIXES)}
-        env.update(
-            KAFKA_BOOTSTRAP_SERVERS=self.bootstrap,
-            KAFKA_RAW_TOPIC=self.raw_topic,
-            KAFKA_DLQ_TOPIC=self.dlq_topic,
-            KAFKA_PARTITIONS="3",
-            STREAM_APP_ID=f"worker-{self.suffix}",
-            STREAM_DATA_DIR=str(self.data_dir / "faust"),
-            CLICKHOUSE_URL=self.warehouse_url,
-            PRIVACY_HMAC_KEY="test-key",
-            PYTHONUNBUFFERED="1",
+        from pipelines.stack import isolated_env
+
+        return isolated_env(
+            bootstrap=self.bootstrap,
+            warehouse_url=self.warehouse_url,
+            raw_topic=self.raw_topic,
+            dlq_topic=self.dlq_topic,
+            app_id=f"worker-{self.suffix}",
+            hmac_key="test-key",
+            **{"STREAM_DATA_DIR": str(self.data_dir / "faust"), **extra},
         )
-        env.update(extra)
-        return env
 
     def settings(self) -> dict[str, object]:
         from stream.settings import KafkaSettings, PrivacySettings
