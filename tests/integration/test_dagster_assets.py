@@ -27,10 +27,10 @@ from dagster_project.checks import no_future_timestamps
 from dagster_project.profile_logic import profile_from_json
 from dagster_project.resources import WarehouseResource
 from dagster_project.run import card_for, materialize_all, write_card_html
+from pipelines.stack import ENV_PREFIXES
 from schemas.pseudonym import actor_key, pseudonymise
 from schemas.vocab import ActivityTypes, Extensions, Verbs
 from stream.settings import PrivacySettings
-from support import ENV_PREFIXES
 from warehouse.client import Warehouse
 from warehouse.profile_store import ProfileStore
 from warehouse.settings import WarehouseSettings
