@@ -12,6 +12,7 @@ dead_lettered, or the demo fails.
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import shutil
 import socket
@@ -21,12 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import orjson
+import structlog
 from kafka import KafkaProducer
 from rich.console import Console
 
 from pipelines import simulator
 from pipelines.ingest.settings import ClientConfig
 from pipelines.stack import Stack
+from schemas.errors import summarise
 from stream.settings import KafkaSettings
 from warehouse.client import Warehouse
 from warehouse.settings import WarehouseSettings
@@ -145,10 +149,13 @@ def wait_until_stored(warehouse: Warehouse, ledger: Ledger, timeout: float = 300
 
 def run_demo(data_dir: Path, seed: int = 7) -> int:
     started = time.monotonic()
+    # The demo tells its own story; component logs go to data_dir/logs.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     data_dir = data_dir.resolve()
     marker = data_dir / ".lrp-demo"
     if data_dir.exists() and any(data_dir.iterdir()):
-        if not marker.exists():
+        earlier_demo = (data_dir / "roster").is_dir() and (data_dir / "chdb").exists()
+        if not (marker.exists() or earlier_demo):
             console.print(
                 f"[red]{data_dir} is not empty and is not a demo folder; not touching it[/]"
             )
@@ -203,10 +210,8 @@ def run_demo(data_dir: Path, seed: int = 7) -> int:
         console.print(f"[bold]stored[/] {ledger.stored}, dead-lettered {ledger.dead_lettered}")
         with warehouse.session() as wh:
             for letter in wh.dead_letters(limit=10):
-                console.print(
-                    f"  dead letter: {letter['reason']} from {letter['tool']}: "
-                    f"{letter['errors'][:100]}"
-                )
+                why = summarise(orjson.loads(letter["errors"]))
+                console.print(f"  dead letter: {letter['reason']} from {letter['tool']}: {why}")
     finally:
         stack.stop()
 
