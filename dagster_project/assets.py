@@ -190,11 +190,7 @@ def student_activity(warehouse: WarehouseResource) -> dg.MaterializeResult:
         store = ProfileStore(wh)
         rows = store.rebuild_student_activity()
         latest = store.latest_statement_time()
-        sample = wh.query(
-            "SELECT person_id, count(), uniqExact(toDate(timestamp)), countIf(optional), "
-            "countIf(involvement = 'object'), max(timestamp) FROM $db.student_activity "
-            "GROUP BY person_id ORDER BY person_id LIMIT 10"
-        )
+        sample = store.activity_preview(limit=10)
     preview = md_table(
         ["person", "statements", "active days", "optional", "about them", "latest"], sample
     )

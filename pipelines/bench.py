@@ -344,9 +344,8 @@ class Bench:
                 for start in range(0, len(rows), INSERT_BATCH):
                     wh.insert_statements(rows[start : start + INSERT_BATCH])
                 seconds = time.perf_counter() - started
-                stored = wh.scalar("SELECT count() FROM $db.statements")
-                wh.command("TRUNCATE TABLE $db.statements")
-                wh.command("TRUNCATE TABLE $db.identities")
+                stored = wh.counts()["statements"]
+                wh.truncate("statements", "identities")
             if stored != len(rows):
                 raise RuntimeError(f"{stored} of {len(rows)} rows in the scratch table")
             self.add(
@@ -369,7 +368,7 @@ class Bench:
                 write_batch(scratch, self.outcomes[start : start + INSERT_BATCH])
             seconds = time.perf_counter() - started
             with scratch.session() as wh:
-                stored = wh.scalar("SELECT count() FROM $db.statements")
+                stored = wh.counts()["statements"]
             if stored != len(rows):
                 raise RuntimeError(f"write_batch stored {stored} of {len(rows)} rows")
             self.add(
@@ -418,23 +417,18 @@ class Bench:
             if self.committed(ends):
                 polls += 1
                 with wh_client.session() as wh:
-                    done = wh.scalar("SELECT count() FROM $db.statements") + wh.scalar(
-                        "SELECT count() FROM $db.dead_letters"
-                    )
+                    counts = wh.counts()
+                done = counts["statements"] + counts["dead_letters"]
                 if done >= self.n:
                     break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the worker did not store {self.n} statements in time")
         with wh_client.session() as wh:
-            first_ms, last_ms, inserts, rows, dead = wh.query(
-                "SELECT toUnixTimestamp64Milli(min(ingested_at)), "
-                "toUnixTimestamp64Milli(max(ingested_at)), uniqExact(ingested_at), count(), "
-                "(SELECT count() FROM $db.dead_letters) FROM $db.statements"
-            )[0]
-            first_insert_rows = wh.scalar(
-                "SELECT count() FROM $db.statements "
-                "WHERE ingested_at = (SELECT min(ingested_at) FROM $db.statements)"
-            )
+            window = wh.insert_window()
+            dead = wh.counts()["dead_letters"]
+        first_ms, last_ms = window["first_ms"], window["last_ms"]
+        inserts, rows = window["inserts"], window["rows"]
+        first_insert_rows = window["first_insert_rows"]
         span_s = (last_ms - first_ms) / 1000
         self.add(
             Measure(
@@ -535,12 +529,7 @@ class Bench:
         ids = list(sent)
         self.wait_stored(wh_client, ids, timeout=120)
         with wh_client.session() as wh:
-            found = wh.query(
-                "SELECT toString(id), toUnixTimestamp64Milli(stored), "
-                "toUnixTimestamp64Milli(ingested_at) FROM $db.statements "
-                "WHERE id IN {ids:Array(UUID)}",
-                {"ids": ids},
-            )
+            found = wh.statement_times(ids)
         total = [ingested / 1000 - sent[sid] for sid, _, ingested in found]
         edge = [stored / 1000 - sent[sid] for sid, stored, _ in found]
         behind = [(ingested - stored) / 1000 for _, stored, ingested in found]

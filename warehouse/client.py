@@ -318,6 +318,41 @@ class WarehouseSession:
         ).result_rows
         return {r[0]: int(r[1]) for r in rows}
 
+    def truncate(self, *names: str) -> None:
+        """Empty tables (benchmarks and tests reuse a scratch warehouse)."""
+        for name in names:
+            self.client.command(f"TRUNCATE TABLE IF EXISTS {self.table(name)}")
+
+    def insert_window(self) -> dict[str, int]:
+        """When statements were written: first and last insert (ms since epoch), how many
+        distinct inserts, and the rows of the first one; the benchmark's drain rate."""
+        first, last, inserts, rows = self.query(
+            "SELECT toUnixTimestamp64Milli(min(ingested_at)), "
+            "toUnixTimestamp64Milli(max(ingested_at)), uniqExact(ingested_at), count() "
+            "FROM $db.statements"
+        )[0]
+        first_rows = self.scalar(
+            "SELECT count() FROM $db.statements "
+            "WHERE ingested_at = (SELECT min(ingested_at) FROM $db.statements)"
+        )
+        return {
+            "first_ms": int(first),
+            "last_ms": int(last),
+            "inserts": int(inserts),
+            "rows": int(rows),
+            "first_insert_rows": first_rows,
+        }
+
+    def statement_times(self, ids: Sequence[str]) -> list[tuple[str, int, int]]:
+        """(id, stored ms, ingested ms) per stored id: edge-to-warehouse latency."""
+        rows = self.query(
+            "SELECT toString(id), toUnixTimestamp64Milli(stored), "
+            "toUnixTimestamp64Milli(ingested_at) FROM $db.statements "
+            "WHERE id IN {ids:Array(UUID)}",
+            {"ids": list(ids)},
+        )
+        return [(str(r[0]), int(r[1]), int(r[2])) for r in rows]
+
     def dead_letters(self, limit: int = 100) -> list[dict]:
         return self.query_dicts(
             "SELECT toString(dl_id) AS dl_id, reason, errors, tool, source, topic, partition, "

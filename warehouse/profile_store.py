@@ -209,6 +209,15 @@ class ProfileStore:
         )
         return self.wh.scalar("SELECT count() FROM $db.student_activity")
 
+    def activity_preview(self, limit: int = 10) -> list[tuple[Any, ...]]:
+        """Per-student counts for the student_activity asset's metadata preview."""
+        return self.wh.query(
+            "SELECT person_id, count(), uniqExact(toDate(timestamp)), countIf(optional), "
+            "countIf(involvement = 'object'), max(timestamp) FROM $db.student_activity "
+            "GROUP BY person_id ORDER BY person_id LIMIT {limit:UInt32}",
+            {"limit": limit},
+        )
+
     def latest_statement_time(self) -> datetime | None:
         """The newest timestamp of a statement that counts (not voided, not voiding)."""
         rows = self.wh.query(
