@@ -121,10 +121,13 @@ async def handle_batch(events: Sequence[Any]) -> None:
         )
         for event in events
     ]
-    outcomes = [
-        process_record(r, hmac_key=_hmac_key, max_bytes=kafka_settings.max_message_bytes)
-        for r in records
-    ]
+    # CPU-bound; off the event loop so Faust's heartbeats and fetches keep running.
+    outcomes = await asyncio.to_thread(
+        lambda: [
+            process_record(r, hmac_key=_hmac_key, max_bytes=kafka_settings.max_message_bytes)
+            for r in records
+        ]
+    )
     stored, rejected = await _with_retries(
         "warehouse write", lambda: asyncio.to_thread(write_batch, warehouse, outcomes)
     )
@@ -149,4 +152,8 @@ async def ingest(stream: faust.StreamT) -> None:
     async for events in stream.take_events(  # type: ignore[attr-defined]
         stream_settings.batch_size, within=stream_settings.batch_within_s
     ):
-        await handle_batch(events)
+        try:
+            await handle_batch(events)
+        except Exception:  # a bug: stop before Faust's `finally` acknowledges the batch
+            log.exception("batch handling failed: exiting without acknowledging the batch")
+            os._exit(EXIT_WRITE_FAILED)
