@@ -34,11 +34,11 @@ test: install kafka-jars lint ## lint, type-check and run every test (unit + int
 test-unit: install ## only the fast unit tests
 	$(PY) -m pytest -q -m "not integration"
 
-bench: install kafka-jars ## benchmark: pipeline rates vs raw Kafka/chDB/validation limits; table + .bench/results.json (BENCH_ARGS=--quick)
-	$(PY) -m pipelines.bench $(BENCH_ARGS)
-
 test-integration: install kafka-jars ## only the integration tests (real Kafka broker, real chDB)
 	$(PY) -m pytest -q -m integration
+
+bench: install kafka-jars ## benchmark: pipeline rates vs raw Kafka/chDB/validation limits; table + .bench/results.json (BENCH_ARGS=--quick)
+	$(PY) -m pipelines.bench $(BENCH_ARGS)
 
 lint: install ## ruff + mypy
 	$(VENV)/bin/ruff check .
@@ -65,6 +65,7 @@ DEMO_DATA := $(CURDIR)/.data/demo
 dagster-ui: install ## the Dagster UI on http://127.0.0.1:3000 over the demo's warehouse (or CLICKHOUSE_URL)
 	CLICKHOUSE_URL=$${CLICKHOUSE_URL:-chdb://$(DEMO_DATA)/chdb} \
 	PROFILE_ROSTER_DIR=$${PROFILE_ROSTER_DIR:-$(DEMO_DATA)/roster} \
+	DAGSTER_HOME=$${DAGSTER_HOME:-$(DEMO_DATA)/dagster_home} \
 	$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -m dagster_project.definitions
 
 clean: ## remove data, logs and caches (keeps the venv and the Kafka jars)

@@ -73,8 +73,21 @@ def _run_files(data_dir: Path) -> tuple[Path, Path, Path]:
     return data_dir / "stack.pid", data_dir / "stack.ready", data_dir / "stack.log"
 
 
+def _alive(pidfile: Path) -> bool:
+    """A process started by ``up`` still runs (a stale pidfile after a crash does not count)."""
+    try:
+        os.kill(int(pidfile.read_text()), 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return False
+    return True
+
+
 def _cmd_up(args: argparse.Namespace) -> int:
     pidfile, ready, log_path = _run_files(args.data_dir)
+    if _alive(pidfile):
+        print("a stack is already running on this data folder (make down stops it):")
+        print(ready.read_text() if ready.exists() else "(still starting)")
+        return 0
     if args.detach:
         ready.unlink(missing_ok=True)
         with open(log_path, "ab") as out:
@@ -120,7 +133,8 @@ def _cmd_up(args: argparse.Namespace) -> int:
     pidfile.write_text(str(os.getpid()))
     assert stack.broker is not None
     ready.write_text(
-        f"xAPI endpoint: {stack.api_url}/xAPI/  (Basic auth: LRS_CLIENT_KEY / LRS_CLIENT_SECRET)\n"
+        f"xAPI endpoint: {stack.api_url}/xAPI/  (Basic auth: LRS_CLIENT_KEY / LRS_CLIENT_SECRET,"
+        f" default demo-tool / demo-secret)\n"
         f"Kafka: {stack.broker.bootstrap_servers}\nwarehouse: {stack.warehouse_url}\n"
         f"logs: {stack.data_dir / 'logs'}\n"
     )

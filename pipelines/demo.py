@@ -217,11 +217,19 @@ def run_demo(data_dir: Path, seed: int = 7) -> int:
 
     os.environ["CLICKHOUSE_URL"] = stack.warehouse_url
     os.environ["PROFILE_ROSTER_DIR"] = str(roster_dir)
+    import dagster as dg
+
     from dagster_project.run import card_for, materialize_all, write_card_html
 
+    # A persistent instance, so `make dagster-ui` shows this run and its materialisations.
+    dagster_home = data_dir / "dagster_home"
+    dagster_home.mkdir(exist_ok=True)
     t0 = time.monotonic()
-    with console.status("materialising the Dagster assets…"):
-        result = materialize_all(stack.warehouse_url)
+    with (
+        console.status("materialising the Dagster assets…"),
+        dg.DagsterInstance.from_config(str(dagster_home)) as instance,
+    ):
+        result = materialize_all(stack.warehouse_url, instance=instance)
     if not result.success:
         console.print("[red]Dagster run failed[/]")
         return 1

@@ -28,6 +28,12 @@ from stream.settings import KafkaSettings, PrivacySettings, StreamSettings
 from warehouse.client import Warehouse
 from warehouse.settings import WarehouseSettings
 
+# Through the stdlib logging Faust configures: otherwise Faust captures structlog's prints from
+# stdout and relabels every line WARNING.
+structlog.configure(
+    processors=[structlog.processors.KeyValueRenderer(key_order=["event"])],
+    logger_factory=structlog.stdlib.LoggerFactory(),
+)
 log = structlog.get_logger(__name__)
 
 EXIT_WRITE_FAILED = 70

@@ -26,6 +26,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipelines.ingest.settings import ClientConfig, LrsSettings
 from schemas.errors import FieldError, format_errors, summarise
@@ -143,6 +144,16 @@ def create_app(
         if exc.ids:
             body["ids"] = exc.ids
         return JSONResponse(body, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """404/405 in the same shape as every other answer (statements GET comes later)."""
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            {"error": code, "message": f"{request.method} {request.url.path}: {exc.detail}"},
+            status_code=exc.status_code,
+            headers={"X-Experience-API-Version": _safe_version(request), **(exc.headers or {})},
+        )
 
     def authenticate(request: Request) -> ClientConfig:
         scheme, param = get_authorization_scheme_param(request.headers.get("Authorization"))

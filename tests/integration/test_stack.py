@@ -50,6 +50,9 @@ def test_up_detach_serves_xapi_and_down_stops_everything(tmp_path: Path) -> None
         url = f"chdb://{(data / 'chdb').resolve()}"
         wait_for(lambda: warehouse_counts(url)["statements"] == 1, 60, "the statement stored")
         assert "Kafka:" in _cli("status", "--data-dir", str(data)).stdout
+        again = _cli("up", "--detach", "--data-dir", str(data), "--api-port", str(port))
+        assert again.returncode == 0 and "already running" in again.stdout
+        assert "Kafka:" in _cli("status", "--data-dir", str(data)).stdout  # still reported
 
         # A worker killed outright is restarted by the stack, and the pipeline keeps flowing.
         pid_file = data / "logs" / "worker-0.pid"
