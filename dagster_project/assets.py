@@ -242,8 +242,6 @@ def load_inputs(store: ProfileStore, profile: ProfileResource) -> ProfileInputs:
     students = [
         Student(
             person_id=r["person_id"],
-            display_name=" ".join(p for p in (r["given_name"], r["family_name"]) if p)
-            or r["username"],
             class_ids=tuple(r["class_ids"]),
         )
         for r in store.students()
@@ -255,7 +253,6 @@ def load_inputs(store: ProfileStore, profile: ProfileResource) -> ProfileInputs:
         as_of=as_of,
         checkin_window_days=settings.checkin_window_days,
         lookback_days=settings.lookback_days,
-        names=store.people_names(),
         competency_names=store.competency_names(),
         class_names=store.class_names(),
     )
@@ -330,7 +327,6 @@ def profile_row(p: StudentProfile, built_at: datetime) -> list[Any]:
         interest_ids.extend(i for i in interest.evidence_ids if i not in interest_ids)
     return [
         p.person_id,
-        p.display_name,
         list(p.class_ids),
         p.pace.active_days,
         p.pace.statements,
@@ -377,11 +373,10 @@ def student_profiles(
         ]
         store.replace_student_profiles([profile_row(p, built_at) for p in profiles])
     preview = md_table(
-        ["person", "name", "active days", "demonstrated", "interests", "tools", "check-in flag"],
+        ["person", "active days", "demonstrated", "interests", "tools", "check-in flag"],
         [
             [
                 p.person_id,
-                p.display_name,
                 p.pace.active_days,
                 p.count(DEMONSTRATED),
                 ", ".join(i.topic for i in p.interests[:2]),

@@ -20,6 +20,7 @@ from typing import Final, TypeVar
 
 from pydantic import TypeAdapter
 
+from dagster_project.people import name_token
 from schemas.vocab import Verbs
 
 # -- rules, in one place ----------------------------------------------------------------------
@@ -171,10 +172,14 @@ class ActivityFact:
 
 @dataclass(frozen=True)
 class Student:
-    """A roster student: ``person_id`` is the OneRoster ``sourcedId``."""
+    """A roster student: ``person_id`` is the OneRoster ``sourcedId``.
+
+    ``display_name`` is for callers' own use only: a profile never stores it (it carries a
+    ``{{name:<sourcedId>}}`` token, rendered from the roster when read).
+    """
 
     person_id: str
-    display_name: str
+    display_name: str = ""
     class_ids: tuple[str, ...] = ()
 
 
@@ -186,7 +191,6 @@ class ProfileParams:
         as_of: the reference instant; facts after it are ignored.
         checkin_window_days: flag when no adult check-in within this many days.
         lookback_days: activity dimensions look at this many days before ``as_of``.
-        names: display names of roster persons (peers, adults).
         competency_names: CASE item URI -> humanCodingScheme.
         class_names: roster class id -> title.
     """
@@ -194,7 +198,6 @@ class ProfileParams:
     as_of: datetime
     checkin_window_days: int = 14
     lookback_days: int = 28
-    names: Mapping[str, str] = field(default_factory=dict)
     competency_names: Mapping[str, str] = field(default_factory=dict)
     class_names: Mapping[str, str] = field(default_factory=dict)
 
@@ -331,7 +334,7 @@ class Voice:
 @dataclass(frozen=True)
 class Peer:
     person_id: str
-    name: str
+    name: str  # a {{name:<sourcedId>}} token (dagster_project.people), never the name itself
     together: int
 
 
@@ -367,7 +370,7 @@ class AdultConnection:
     last_checkin: datetime | None
     days_since: int | None
     by_id: str
-    by_name: str
+    by_name: str  # a {{name:<sourcedId>}} token, '' when the adult is unknown
     checkins_in_window: int
     window_days: int
     flag: bool
@@ -407,7 +410,11 @@ class RecentActivity:
 
 @dataclass(frozen=True)
 class StudentProfile:
-    """The whole card for one student, every item with its evidence."""
+    """The whole card for one student, every item with its evidence.
+
+    No names: people appear as roster-id tokens (``display_name`` is ``{{name:<person_id>}}``),
+    rendered by :func:`dagster_project.people.render_people` at read time.
+    """
 
     person_id: str
     display_name: str
@@ -785,7 +792,7 @@ def social(facts: Sequence[ActivityFact], ctx: ClassContext, params: ProfilePara
     unresolved = sum(f.unresolved_peers for f in together)
     isolated = bool(mine) and not together and ctx.typical_peers >= 1
     return Social(
-        peers=tuple(Peer(pid, params.names.get(pid, pid), n) for pid, n in _most_first(counts)),
+        peers=tuple(Peer(pid, name_token(pid), n) for pid, n in _most_first(counts)),
         shared_statements=len(together),
         unresolved_peers=unresolved,
         isolated=isolated,
@@ -828,7 +835,7 @@ def adult_connection(all_facts: Sequence[ActivityFact], params: ProfileParams) -
         last_checkin=_utc(last.timestamp) if last else None,
         days_since=(as_of - _utc(last.timestamp)).days if last else None,
         by_id=last.counterpart_id if last else "",
-        by_name=(params.names.get(last.counterpart_id, "") if last else ""),
+        by_name=(name_token(last.counterpart_id) if last and last.counterpart_id else ""),
         checkins_in_window=len(in_window),
         window_days=params.checkin_window_days,
         flag=not in_window,
@@ -964,7 +971,7 @@ def build_profile(
     mine = [f for f in recent if f.involvement == "actor"]
     return StudentProfile(
         person_id=student.person_id,
-        display_name=student.display_name,
+        display_name=name_token(student.person_id),
         class_ids=tuple(student.class_ids),
         as_of=_utc(params.as_of),
         since=params.since,

@@ -18,6 +18,7 @@ import jinja2
 
 from dagster_project.assets import profile_assets, statements
 from dagster_project.checks import profile_checks
+from dagster_project.people import ADULT, CLASSMATE, STUDENT, first_token, render_people
 from dagster_project.profile_logic import (
     DEMONSTRATED,
     NOT_STARTED,
@@ -403,34 +404,48 @@ def _classes(profile: StudentProfile, class_names: Mapping[str, str]) -> str:
     return ", ".join(class_names.get(c, c) for c in profile.class_ids) or "no classes"
 
 
+def _fallback(dimension: str) -> str:
+    """What an unknown (erased) person reads as in a line of this dimension."""
+    return (
+        ADULT
+        if dimension in ("adult_connection", DIMENSION_TITLES["adult_connection"])
+        else CLASSMATE
+    )
+
+
 def render_card(
     profile: StudentProfile,
     starters: Sequence[Starter],
     class_names: Mapping[str, str] | None = None,
     evidence: Mapping[str, Evidence] | None = None,
+    names: Mapping[str, tuple[str, str]] | None = None,
 ) -> str:
     """The teacher's text card: starters, then the ten dimensions, each with what its evidence is.
 
     Under each starter up to three of the statements behind it (one per activity first, newest
     first) and how many more; under each dimension its statement count and two examples.
+    People tokens are rendered with ``names`` (roster id -> given, family name).
     """
     ev = evidence or {}
+    who = names or {}
     p = profile
     lines = [
-        f"{p.display_name} ({p.person_id}) · {_classes(p, class_names or {})}",
+        f"{render_people(p.display_name, who, STUDENT)} ({p.person_id}) · "
+        f"{_classes(p, class_names or {})}",
         f"as of {p.as_of:%Y-%m-%d %H:%M} UTC, activity since {p.since:%Y-%m-%d}",
         "",
         "Conversation starters",
     ]
     for s in starters:
-        lines.append(f" {s.rank}. {s.text}")
+        lines.append(f" {s.rank}. {render_people(s.text, who, _fallback(s.dimension))}")
         lines += evidence_block(s.evidence_ids, ev, person_id=p.person_id, n=3)
     lines += ["", "Profile"]
     for d in profile_lines(p):
         count = (
             f" · evidence: {_plural(len(d.evidence_ids), 'statement')}" if d.evidence_ids else ""
         )
-        lines.append(f" {d.title:<22} {d.text}{count}")
+        text = render_people(d.text, who, _fallback(d.title))
+        lines.append(f" {d.title:<22} {text}{count}")
         lines += evidence_block(d.evidence_ids, ev, person_id=p.person_id, n=2, more=False)
     # No square brackets anywhere (tool data included): rich would read them as markup.
     return "\n".join(line.replace("[", "(").replace("]", ")") for line in lines)
@@ -446,6 +461,7 @@ class Card:
     starters: tuple[Starter, ...]
     class_names: Mapping[str, str] = field(default_factory=dict)
     evidence: Mapping[str, Evidence] = field(default_factory=dict)
+    names: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return self.text
@@ -473,6 +489,7 @@ def card_for(
             raise KeyError(f"no profile for {person_id}")
         rows = store.starters(person_id)
         class_names = store.class_names()
+        names = store.people_names()
         starters = tuple(
             Starter(
                 person_id=r["person_id"],
@@ -488,11 +505,12 @@ def card_for(
         evidence = evidence_from_rows(store.evidence_rows(card_evidence_ids(profile, starters)))
     return Card(
         person_id=person_id,
-        text=render_card(profile, starters, class_names, evidence),
+        text=render_card(profile, starters, class_names, evidence, names),
         profile=profile,
         starters=starters,
         class_names=class_names,
         evidence=evidence,
+        names=names,
     )
 
 
@@ -553,7 +571,7 @@ def render_card_html(card: Card) -> str:
     starters = [
         {
             "rank": s.rank,
-            "text": s.text,
+            "text": render_people(s.text, card.names, _fallback(s.dimension)),
             "dimension": DIMENSION_TITLES.get(s.dimension, s.dimension.replace("_", " ")),
             "evidence": _evidence_rows_view(s.evidence_ids, card.evidence, pid),
             "examples": _examples(s.evidence_ids, card.evidence, pid, 3),
@@ -563,7 +581,7 @@ def render_card_html(card: Card) -> str:
     dimensions = [
         {
             "title": d.title,
-            "text": d.text,
+            "text": render_people(d.text, card.names, _fallback(d.title)),
             "evidence": _evidence_rows_view(d.evidence_ids, card.evidence, pid),
             "examples": _examples(d.evidence_ids, card.evidence, pid, 2),
         }
@@ -573,8 +591,8 @@ def render_card_html(card: Card) -> str:
         _jinja()
         .get_template("card.html.j2")
         .render(
-            name=p.display_name,
-            first_name=p.display_name.split(" ")[0] or p.display_name,
+            name=render_people(p.display_name, card.names, STUDENT),
+            first_name=render_people(first_token(pid), card.names, STUDENT),
             person_id=pid,
             classes=_classes(p, card.class_names),
             as_of_iso=f"{p.as_of:%Y-%m-%dT%H:%MZ}",

@@ -8,6 +8,9 @@ has the highest priority, so it ranks first whenever it fires. When fewer than t
 prompts fire, gentle fallbacks built from the student's latest activity fill the list (still
 with evidence); only a student with no activity at all gets evidence-free prompts
 (kind ``no_activity``).
+
+No names: peers and adults appear as ``{{first:<sourcedId>}}`` / ``{{name:<sourcedId>}}``
+tokens; :func:`render_people` (from :mod:`dagster_project.people`) renders them when read.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
+from dagster_project.people import first_token, render_people
 from dagster_project.profile_logic import (
     DEMONSTRATED,
     PRACTISING,
@@ -27,6 +31,8 @@ from dagster_project.profile_logic import (
 
 MIN_STARTERS: Final = 3
 MAX_STARTERS: Final = 5
+__all__ = ["Starter", "build_starters", "render_people"]
+
 EVIDENCE_FREE_KINDS: Final = frozenset({"no_activity"})
 """Kinds allowed without evidence: a student with no statements has none to give."""
 
@@ -65,7 +71,7 @@ class Starter:
         rank: 1 = first to raise.
         kind: the template that produced it (``interest``, ``checkin`` …).
         dimension: the profile dimension it comes from.
-        text: what the teacher reads.
+        text: what the teacher reads, people as roster-id tokens (:func:`render_people`).
         evidence_ids: the statements behind it.
     """
 
@@ -283,7 +289,7 @@ def _peers(p: StudentProfile) -> Candidate | None:
     s = p.social
     if not s.peers:
         return None
-    names = [peer.name.split(" ")[0] for peer in s.peers[:2]]
+    names = [first_token(peer.person_id) for peer in s.peers[:2]]
     if len(s.peers) > 2:
         names.append(plural(len(s.peers) - 2, "other"))
     together = plural(s.shared_statements, "activity", "activities")

@@ -42,7 +42,7 @@ COMPETENCY_STATE_COLUMNS: Final = (
     "last_attempt", "evidence_ids", "built_at",
 )  # fmt: skip
 STUDENT_PROFILE_COLUMNS: Final = (
-    "person_id", "display_name", "class_ids", "active_days", "statements",
+    "person_id", "class_ids", "active_days", "statements",
     "competencies_demonstrated", "competencies_practising", "interests",
     "interest_evidence_ids", "tools", "last_checkin", "days_since_checkin", "checkin_flag",
     "checkin_evidence_ids", "profile_json", "built_at",
@@ -126,13 +126,16 @@ class ProfileStore:
             "ORDER BY person_id"
         )
 
-    def people_names(self) -> dict[str, str]:
-        """Display names of every roster person (for peers and check-in adults)."""
+    def people_names(self) -> dict[str, tuple[str, str]]:
+        """Roster id -> (given name, family name) of every roster person, read when a card is
+        rendered (derived tables hold ``{{name:<id>}}`` tokens, never names). A person without
+        names is known by their username: ``(username, '')``.
+        """
         rows = self.wh.query(
-            "SELECT sourced_id, trimBoth(concat(given_name, ' ', family_name)), username "
+            "SELECT sourced_id, trimBoth(given_name), trimBoth(family_name), username "
             "FROM $db.roster_users FINAL"
         )
-        return {r[0]: r[1] or r[2] for r in rows}
+        return {r[0]: (r[1], r[2]) if r[1] or r[2] else (r[3], "") for r in rows}
 
     def class_names(self) -> dict[str, str]:
         return dict(self.wh.query("SELECT sourced_id, title FROM $db.roster_classes FINAL"))

@@ -11,6 +11,7 @@ is voided, which must make it leave every output.
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ import pytest
 
 from dagster_project.automation import new_statements_sensor
 from dagster_project.checks import no_future_timestamps
+from dagster_project.people import ADULT, CLASSMATE, render_people
 from dagster_project.profile_logic import profile_from_json
 from dagster_project.resources import WarehouseResource
 from dagster_project.run import card_for, materialize_all, write_card_html
@@ -463,15 +465,71 @@ def test_dagster_profiles_one_per_student_with_flags(built: Built) -> None:
         r[0]: r[1:]
         for r in _one(
             built,
-            "SELECT person_id, display_name, checkin_flag, days_since_checkin, interests, "
-            "interest_evidence_ids FROM $db.student_profiles FINAL",
+            "SELECT person_id, concat(given_name, ' ', family_name), checkin_flag, "
+            "days_since_checkin, interests, interest_evidence_ids FROM $db.v_student_profiles",
         )
     }
     assert set(rows) == {s.sourced_id for s in built.students}
-    assert rows[s1.sourced_id][0] == s1.name
+    assert rows[s1.sourced_id][0] == s1.name  # the view reads the name from the roster
     assert rows[s1.sourced_id][1] is False and rows[s1.sourced_id][2] == 3
     assert rows[s1.sourced_id][3][0] == "black holes"
     assert rows[s2.sourced_id][1] is True and rows[s2.sourced_id][2] is None
+
+
+# -- privacy: names only in the roster, rendered when read ---------------------------------------
+DERIVED_TABLES = ("student_profiles", "conversation_starters", "competency_states")
+
+
+def test_dagster_derived_tables_hold_no_roster_names(built: Built) -> None:
+    """No given name, family name or e-mail of anyone on the roster in a derived table."""
+    people = _one(built, "SELECT given_name, family_name, email FROM $db.roster_users FINAL")
+    assert len(people) == 7  # six students and their teacher
+    words = sorted({w for g, f, _ in people for w in (g, f) if w})
+    names = re.compile("|".join(rf"(?<!\w){re.escape(w)}(?!\w)" for w in words))
+    emails = {e.lower() for _, _, e in people if e}
+    columns = dict(
+        _one(
+            built,
+            "SELECT table, groupArray(name) FROM system.columns WHERE database = '$db' "
+            "AND table IN {tables:Array(String)} GROUP BY table",
+            tables=list(DERIVED_TABLES),
+        )
+    )
+    assert "display_name" not in columns["student_profiles"]
+    for table in DERIVED_TABLES:
+        rows = _one(built, f"SELECT * FROM $db.{table}")
+        assert rows, table
+        for row in rows:
+            text = " ".join(map(str, row))
+            assert not names.search(text), (table, names.search(text), row[0])
+            assert not any(e in text.lower() for e in emails), (table, row[0])
+    # People are there as roster-id tokens instead.
+    profiles = built.store_query(lambda st: st.profile_json())
+    assert any("{{name:" + built.teacher.sourced_id + "}}" in p for p in profiles.values())
+    assert all("{{name:" + pid + "}}" in p for pid, p in profiles.items())
+
+
+def test_dagster_starters_view_renders_tokens_like_the_card(built: Built) -> None:
+    """v_conversation_starters renders every token from the roster exactly as render_people."""
+    names = built.store_query(lambda st: st.people_names())
+    stored = {
+        (r[0], r[1]): (r[2], r[3])
+        for r in _one(
+            built, "SELECT person_id, rank, dimension, text FROM $db.conversation_starters FINAL"
+        )
+    }
+    view = {
+        (r[0], r[1]): (r[2], r[3])
+        for r in _one(
+            built, "SELECT person_id, rank, text, text_tokens FROM $db.v_conversation_starters"
+        )
+    }
+    assert view.keys() == stored.keys()
+    for key, (dimension, text) in stored.items():
+        fallback = ADULT if dimension == "adult_connection" else CLASSMATE
+        assert view[key] == (render_people(text, names, fallback), text)
+    assert any("{{first:" in t for _, t in stored.values()), "the study group's peers starter"
+    assert not any("{{" in text for text, _ in view.values())
 
 
 def test_dagster_voided_reading_leaves_the_profile(built: Built) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from dagster_project import profile_logic as pl
+from dagster_project.people import first_token, name_token, render_people
 from dagster_project.profile_logic import (
     ActivityFact,
     ClassContext,
@@ -41,9 +42,15 @@ CHECKIN = Verbs.CHECKED_IN
 BOOK = ActivityTypes.BOOK
 COMP_A = "https://case.test/CFItems/a"
 COMP_B = "https://case.test/CFItems/b"
+# The roster's names, only ever used at read time (render_people); profiles hold tokens.
+NAMES = {
+    "usr-s1": ("Sam", "Lee"),
+    "usr-t1": ("Kwame", "Kim"),
+    "usr-p1": ("Ana", "Silva"),
+    "usr-p2": ("Ben", "Otieno"),
+}
 PARAMS = ProfileParams(
     as_of=AS_OF,
-    names={"usr-t1": "Kwame Kim", "usr-p1": "Ana Silva", "usr-p2": "Ben Otieno"},
     competency_names={COMP_A: "MA.8.EE.1", COMP_B: "MA.8.EE.2"},
     class_names={"cls-ma": "Year 8 Maths", "cls-sc": "Year 8 Science"},
 )
@@ -280,7 +287,10 @@ def test_profiles_social_peers_named_and_counted() -> None:
         fact("completed", at(2)),
     ]
     social = pl.social(facts, ClassContext(typical_peers=2), PARAMS)
-    assert [(p.name, p.together) for p in social.peers] == [("Ana Silva", 2), ("Ben Otieno", 1)]
+    assert [(p.name, p.together) for p in social.peers] == [
+        ("{{name:usr-p1}}", 2), ("{{name:usr-p2}}", 1),
+    ]  # fmt: skip
+    assert [render_people(p.name, NAMES) for p in social.peers] == ["Ana Silva", "Ben Otieno"]
     assert social.shared_statements == 2 and not social.isolated
 
 
@@ -309,7 +319,8 @@ def test_profiles_where_when_tools_and_outside_school_hours() -> None:
 def test_profiles_adult_connection_recent_checkin_is_not_flagged() -> None:
     adult = pl.adult_connection([checkin(20), checkin(3)], PARAMS)
     assert not adult.flag and adult.checkins_in_window == 1 and adult.days_since == 3
-    assert adult.by_name == "Kwame Kim"
+    assert adult.by_name == "{{name:usr-t1}}"
+    assert render_people(adult.by_name, NAMES) == "Kwame Kim"
 
 
 def test_profiles_adult_connection_flags_when_none_in_window() -> None:
@@ -418,9 +429,10 @@ def test_profiles_starters_checkin_ranks_first_when_it_fires() -> None:
     starters = build_starters(profile(facts))
     assert starters[0].kind == "checkin" and starters[0].rank == 1
     assert starters[0].text == (
-        "Last logged check-in with Kwame Kim was 20 days ago (Mon 12 Oct): "
+        "Last logged check-in with {{name:usr-t1}} was 20 days ago (Mon 12 Oct): "
         "a two-minute hello could open the door."
     )
+    assert render_people(starters[0].text, NAMES).startswith("Last logged check-in with Kwame Kim")
     # The last check-in, then what the student has done since (most recent first).
     assert starters[0].evidence_ids[0] == facts[-1].statement_id
     latest = max((f for f in facts if f.involvement == "actor"), key=lambda f: f.timestamp)
@@ -536,6 +548,10 @@ def test_profiles_starters_voice_peers_and_outside_hours_templates() -> None:
         "ask whether they found an answer."
     )
     assert kinds["peers"] == (
+        "Worked with {{first:usr-p1}} and {{first:usr-p2}} in two activities: "
+        "ask how the group shares the work."
+    )
+    assert render_people(kinds["peers"], NAMES) == (
         "Worked with Ana and Ben in two activities: ask how the group shares the work."
     )
     assert kinds["outside_hours"] == (
@@ -587,11 +603,55 @@ def test_profiles_starters_never_label_the_student() -> None:
         assert ": ask " in s.text or s.kind == "checkin"
 
 
+# -- people: roster-id tokens in stored text, names only when read ------------------------------
+def test_profiles_render_people_known_ids() -> None:
+    assert name_token("usr-p1") == "{{name:usr-p1}}" and first_token("x") == "{{first:x}}"
+    text = "Worked with {{first:usr-p1}} and {{name:usr-p2}}; {{first:usr-p1}} again."
+    assert render_people(text, NAMES) == "Worked with Ana and Ben Otieno; Ana again."
+    # A first name is the first word of the full name; a family name alone still reads.
+    assert render_people("{{first:a}}/{{name:b}}", {"a": ("Mary Ann", "Fox"), "b": ("", "Ng")}) == (
+        "Mary/Ng"
+    )
+
+
+def test_profiles_render_people_unknown_id_falls_back_to_a_neutral_word() -> None:
+    text = "Worked with {{first:usr-p1}} and {{first:usr-gone}}"
+    assert render_people(text, NAMES) == "Worked with Ana and a classmate"
+    assert render_people("with {{name:usr-gone}}", NAMES, "an adult") == "with an adult"
+    assert render_people("with {{name:usr-x}}", {"usr-x": ("", "")}) == "with a classmate"
+    assert render_people("{{name:usr-t1}}", {}) == "a classmate"
+
+
+def test_profiles_render_people_leaves_text_without_tokens_alone() -> None:
+    for text in ("", 'Most recently passed "Week 4": ask how it went.', "{{other:x}} {x}"):
+        assert render_people(text, NAMES) == text
+
+
+def test_profiles_store_no_names_only_roster_tokens() -> None:
+    """Profiles and starters carry sourcedId tokens; the roster's names never get in."""
+    p = profile(_rich_facts())
+    stored = profile_to_json(p) + "\n".join(s.text for s in build_starters(p))
+    for given, family in NAMES.values():
+        assert given not in stored and family not in stored
+    assert "{{name:usr-s1}}" in stored and "{{name:usr-t1}}" in stored
+
+
+def test_profiles_render_card_names_an_erased_adult_neutrally() -> None:
+    from dagster_project.run import render_card
+
+    p = profile(_rich_facts())
+    erased = {k: v for k, v in NAMES.items() if k != "usr-t1"}
+    text = render_card(p, build_starters(p), {"cls-ma": "Year 8 Maths"}, names=erased)
+    assert " 1. Last logged check-in with an adult was 20 days ago" in text
+    assert "last check-in 20 days ago with an adult" in text
+    assert "Kwame" not in text and "{{" not in text
+
+
 def test_profiles_render_card_shows_starters_and_every_dimension() -> None:
     from dagster_project.run import render_card
 
     p = profile(_rich_facts())
-    text = render_card(p, build_starters(p), {"cls-ma": "Year 8 Maths"})
+    text = render_card(p, build_starters(p), {"cls-ma": "Year 8 Maths"}, names=NAMES)
     assert text.startswith("Sam Lee (usr-s1) · Year 8 Maths, cls-sc")
     assert " 1. Last logged check-in with Kwame Kim" in text
     for title in ("Competencies", "Spiky profile", "Interests", "Pace & persistence",
@@ -628,7 +688,7 @@ def _rows_for(facts: list[ActivityFact]) -> list[dict]:
         if f.involvement == "object":
             row.update(
                 verb="checked in with", object_type="Agent", object_name=STUDENT.display_name,
-                actor_person_id=f.counterpart_id, actor_name=PARAMS.names[f.counterpart_id],
+                actor_person_id=f.counterpart_id, actor_name=" ".join(NAMES[f.counterpart_id]),
             )  # fmt: skip
         rows.append(row)
     return rows
@@ -736,7 +796,7 @@ def test_profiles_render_card_lists_what_the_evidence_is_compactly() -> None:
     p = profile(facts)
     starters = build_starters(p)
     text = render_card(
-        p, starters, {"cls-ma": "Year 8 Maths"}, evidence_from_rows(_rows_for(facts))
+        p, starters, {"cls-ma": "Year 8 Maths"}, evidence_from_rows(_rows_for(facts)), NAMES
     )
     lines = text.splitlines()
     interest = next(n for n, line in enumerate(lines) if "optional readings" in line)
@@ -763,11 +823,12 @@ def _html_card(**overrides: object) -> tuple[str, Card]:
     evidence = evidence_from_rows(rows)
     card = Card(
         person_id=p.person_id,
-        text=render_card(p, starters, {"cls-ma": "Year 8 Maths"}, evidence),
+        text=render_card(p, starters, {"cls-ma": "Year 8 Maths"}, evidence, NAMES),
         profile=p,
         starters=tuple(starters),
         class_names={"cls-ma": "Year 8 Maths"},
         evidence=evidence,
+        names=NAMES,
     )
     return render_card_html(card), card
 
