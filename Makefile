@@ -63,6 +63,7 @@ migrate: install ## apply warehouse migrations (CLICKHOUSE_URL, default embedded
 
 DEMO_DATA := $(CURDIR)/.data/demo
 dagster-ui: install ## the Dagster UI on http://127.0.0.1:3000 over the demo's warehouse (or CLICKHOUSE_URL)
+	mkdir -p $(DEMO_DATA)/dagster_home
 	CLICKHOUSE_URL=$${CLICKHOUSE_URL:-chdb://$(DEMO_DATA)/chdb} \
 	PROFILE_ROSTER_DIR=$${PROFILE_ROSTER_DIR:-$(DEMO_DATA)/roster} \
 	DAGSTER_HOME=$${DAGSTER_HOME:-$(DEMO_DATA)/dagster_home} \

@@ -77,8 +77,8 @@ def _alive(pidfile: Path) -> bool:
     """A process started by ``up`` still runs (a stale pidfile after a crash does not count)."""
     try:
         os.kill(int(pidfile.read_text()), 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
-        return False
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        return False  # PermissionError: the pid was reused by another user's process
     return True
 
 
@@ -129,8 +129,13 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    stack.start()
-    pidfile.write_text(str(os.getpid()))
+    pidfile.write_text(str(os.getpid()))  # before starting: a second `up` sees this one
+    try:
+        stack.start()
+    except BaseException:
+        stack.stop()
+        pidfile.unlink(missing_ok=True)
+        raise
     assert stack.broker is not None
     ready.write_text(
         f"xAPI endpoint: {stack.api_url}/xAPI/  (Basic auth: LRS_CLIENT_KEY / LRS_CLIENT_SECRET,"

@@ -208,3 +208,11 @@ def tool_authority(tool: str, name: str | None = None) -> dict[str, Any]:
         "name": name or tool,
         "account": {"homePage": CLIENT_HOMEPAGE, "name": tool},
     }
+
+
+def is_client_authority(agent: Any) -> bool:
+    """True for an authority agent minted by :func:`tool_authority` (a tool, not a person)."""
+    if not isinstance(agent, dict) or set(agent) - {"objectType", "name", "account"}:
+        return False
+    account = agent.get("account")
+    return isinstance(account, dict) and account.get("homePage") == CLIENT_HOMEPAGE

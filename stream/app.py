@@ -31,12 +31,18 @@ from warehouse.settings import WarehouseSettings
 # Through the stdlib logging Faust configures: otherwise Faust captures structlog's prints from
 # stdout and relabels every line WARNING.
 structlog.configure(
-    processors=[structlog.processors.KeyValueRenderer(key_order=["event"])],
+    processors=[
+        structlog.processors.format_exc_info,
+        structlog.processors.KeyValueRenderer(key_order=["event"]),
+    ],
     logger_factory=structlog.stdlib.LoggerFactory(),
 )
 log = structlog.get_logger(__name__)
 
 EXIT_WRITE_FAILED = 70
+# A dead letter's value is cut to this so value + headers stay under the producer's and the
+# broker's ~1 MiB record limit (the warehouse row keeps the full raw bytes).
+DLQ_VALUE_LIMIT = 900_000
 
 kafka_settings = KafkaSettings()
 stream_settings = StreamSettings()
@@ -60,6 +66,8 @@ app = faust.App(
     broker_session_timeout=10,
     broker_heartbeat_interval=1,
     broker_commit_interval=stream_settings.commit_interval_s,
+    # Match the broker's record limit (Faust's default of 1,000,000 is lower).
+    producer_max_request_size=1_048_576,
 )
 
 raw_topic = app.topic(
@@ -143,10 +151,10 @@ async def handle_batch(events: Sequence[Any]) -> None:
             lambda dead=dead: app.producer.send_and_wait(
                 kafka_settings.dlq_topic,
                 None,
-                dead.record.value,
+                dead.kafka_value(DLQ_VALUE_LIMIT),
                 None,
                 None,
-                dead.headers(),
+                dead.headers(DLQ_VALUE_LIMIT),
             ),
         )
     log.info("batch written", records=len(records), stored=stored, dead_lettered=len(rejected))

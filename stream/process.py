@@ -22,6 +22,7 @@ from schemas.pseudonym import (
     Identity,
     actor_key,
     impersonates_pseudonym,
+    is_client_authority,
     pseudonymise,
     tool_authority,
 )
@@ -89,10 +90,16 @@ class Rejected:
             r.value,
         ]
 
-    def headers(self) -> list[tuple[str, bytes]]:
-        """Kafka headers of the dead-letter message; its value is the raw bytes unchanged."""
+    def kafka_value(self, limit: int) -> bytes:
+        """The dead-letter message's value: the raw bytes, cut to ``limit`` so that an oversized
+        record's dead letter still fits the broker (the warehouse row keeps every byte)."""
+        return self.record.value[:limit]
+
+    def headers(self, limit: int | None = None) -> list[tuple[str, bytes]]:
+        """Kafka headers of the dead-letter message; its value is the raw bytes unchanged
+        unless longer than ``limit`` (then ``lrp-truncated`` gives the original length)."""
         r = self.record
-        return [
+        headers = [
             ("lrp-reason", self.reason.value.encode()),
             ("lrp-errors", orjson.dumps(self.errors)),
             ("lrp-tool", r.tool.encode()),
@@ -100,6 +107,9 @@ class Rejected:
             ("lrp-source-partition", str(r.partition).encode()),
             ("lrp-source-offset", str(r.offset).encode()),
         ]
+        if limit is not None and len(r.value) > limit:
+            headers.append(("lrp-truncated", str(len(r.value)).encode()))
+        return headers
 
 
 Outcome = Accepted | Rejected
@@ -153,21 +163,24 @@ def _process(record: Record, *, hmac_key: bytes, max_bytes: int) -> Outcome:
     if impersonates_pseudonym(data):
         message = f"account.homePage {PSEUDONYM_HOMEPAGE} is reserved for the pipeline's pseudonyms"
         return Rejected(
-            DeadLetterReason.INVALID_STATEMENT, [{"field": "actor", "message": message}], record,
+            DeadLetterReason.INVALID_STATEMENT,
+            [{"field": "actor", "message": message}],
+            record,
             claimed_id,
-        )  # fmt: skip
+        )
 
     normalised = normalise(statement)
     if record.source == "http" and "stored" in normalised:
-        # The ingest API stamped `stored` and `authority` from the client's credentials.
+        # The ingest API stamped `stored` from its clock.
         stored = parse_instant(normalised["stored"])
-        authority = None
     else:
-        # Direct producers are not trusted to set either (§2.4.8, §2.4.9): `stored` is the
-        # record's timestamp, which a redelivery repeats, so a replay sorts like the original;
-        # `authority` is the tool (never a person's identifier, which would leak PII).
+        # Direct producers are not trusted to set it (§2.4.8): `stored` is the record's
+        # timestamp, which a redelivery repeats, so a replay sorts like the original.
         stored = datetime.fromtimestamp(record.timestamp_s, UTC)
-        authority = tool_authority(record.tool)
+    # `authority` is kept only when it is a client agent the edge stamped; anything else (a
+    # forged header, a producer's own value, possibly a teacher's email) becomes the tool.
+    claimed = normalised.get("authority")
+    authority = None if is_client_authority(claimed) else tool_authority(record.tool)
     default_id = str(
         uuid.uuid5(_DL_NAMESPACE, f"id/{record.topic}/{record.partition}/{record.offset}")
     )

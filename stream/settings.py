@@ -22,9 +22,10 @@ class KafkaSettings(BaseSettings):
     # student's events ordered on one partition.
     partitions: int = 3
     replication_factor: int = 1
-    # The largest record (the broker's max.message.bytes is 1 MiB + 12): the API answers 413
-    # above it and the worker dead-letters larger records from direct producers as "oversized".
-    max_message_bytes: int = 1_048_576
+    # The largest statement record: the API answers 413 above it and the worker dead-letters
+    # larger records from direct producers as "oversized". Below the broker's 1 MiB record
+    # limit, leaving room for the key, headers and batch overhead.
+    max_message_bytes: int = 1_000_000
     # How long the raw topic keeps statements: the time a worker outage can last without loss.
     raw_retention_ms: int = 30 * 24 * 3600 * 1000
 

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import MessageSizeTooLargeError
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security.utils import get_authorization_scheme_param
@@ -245,6 +246,10 @@ def create_app(
                 for key, value in messages
             ]
             await asyncio.wait_for(asyncio.gather(*futures), settings.produce_timeout_s)
+        except MessageSizeTooLargeError:
+            raise ApiError(
+                413, "statement_too_large", "a statement is larger than Kafka accepts", ids=ids
+            ) from None
         except Exception as exc:
             log.error("produce failed", error=repr(exc), statements=len(messages))
             raise ApiError(
@@ -269,13 +274,15 @@ def create_app(
         client = authenticate(request)
         version = _version_of(request)
         try:
-            uuid.UUID(statementId)
+            # Canonical form: uuid.UUID also takes braces, urn:uuid: and undashed hex, which the
+            # statement's own id field (and so the worker) would reject.
+            canonical = str(uuid.UUID(statementId))
         except ValueError:
             raise ApiError(400, "invalid_parameter", "statementId: not a UUID") from None
         data = await read_json(request)
         if not isinstance(data, dict):
             raise ApiError(400, "invalid_statement", "PUT takes one statement object")
-        await accept(client, data, statement_id=statementId)
+        await accept(client, data, statement_id=canonical)
         return Response(status_code=204, headers={"X-Experience-API-Version": version})
 
     @app.get("/xAPI/about")

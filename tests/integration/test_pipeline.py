@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import uuid
 
 import httpx
 import orjson
@@ -50,17 +51,28 @@ def test_posted_statements_are_stored_exactly_once_and_pseudonymised(pipeline: P
     r = httpx.post(f"{url}/xAPI/statements", json=no_id, headers=HEADERS, timeout=30)
     assert r.status_code == 200
     generated = r.json()[0]
+    put = statement(6)
+    del put["id"]
+    put_id = str(uuid.uuid4())
+    r = httpx.put(
+        f"{url}/xAPI/statements",
+        params={"statementId": "{" + put_id.upper() + "}"},
+        json=put,
+        headers=HEADERS,
+        timeout=30,
+    )  # braces and upper case: same UUID
+    assert r.status_code == 204, r.text
 
-    wait_for(lambda: warehouse_counts(pipeline.warehouse_url)["statements"] >= 42, 90, "42 rows")
+    wait_for(lambda: warehouse_counts(pipeline.warehouse_url)["statements"] >= 43, 90, "43 rows")
     # A producer retry of the same batch must not store anything twice.
     r = httpx.post(f"{url}/xAPI/statements", json=batch, headers=HEADERS, timeout=30)
     assert r.status_code == 200
     wait_for(lambda: drained(pipeline), 60, "worker to commit the retried batch")
 
-    ids = [s["id"] for s in batch] + [single["id"], generated]
+    ids = [s["id"] for s in batch] + [single["id"], generated, put_id]
     with Warehouse(WarehouseSettings(url=pipeline.warehouse_url)).session() as wh:
         assert wh.statement_id_counts(ids) == dict.fromkeys(ids, 1)
-        assert wh.counts()["statements"] == 42
+        assert wh.counts()["statements"] == 43
         stored = wh.query(
             "SELECT statement, tool, source FROM $db.statements WHERE id = {id:UUID}",
             {"id": single["id"]},

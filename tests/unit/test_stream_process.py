@@ -183,3 +183,33 @@ def test_a_retry_without_timestamp_is_the_same_statement_not_a_conflict() -> Non
     )
     assert isinstance(first, Accepted) and isinstance(later, Accepted)
     assert first.content_hash == later.content_hash
+
+
+def test_a_forged_http_source_header_cannot_smuggle_an_authority_with_pii() -> None:
+    body = statement(
+        13,
+        authority={"mbox": "mailto:teacher@school.test", "name": "Teacher Bob"},
+        stored="2026-10-01T00:00:00.000Z",
+    )
+    forged = Record(
+        orjson.dumps(body),
+        "raw",
+        0,
+        1,
+        1_790_000_000.0,
+        {"lrp-source": "http", "lrp-tool": "video"},
+    )
+    out = process_record(forged, hmac_key=KEY, max_bytes=100_000)
+    assert isinstance(out, Accepted)
+    row = dict(zip(STATEMENT_COLUMNS, out.row, strict=True))
+    assert "teacher@school.test" not in row["statement"] and "Teacher Bob" not in row["statement"]
+    assert orjson.loads(row["statement"])["authority"]["account"]["name"] == "video"
+
+
+def test_an_oversized_dead_letter_is_cut_for_kafka_but_kept_whole_for_the_warehouse() -> None:
+    big = _process(b"x" * 5000, max_bytes=1000)
+    assert isinstance(big, Rejected) and big.reason == DeadLetterReason.OVERSIZED
+    assert len(big.kafka_value(2000)) == 2000
+    assert dict(big.headers(2000))["lrp-truncated"] == b"5000"
+    assert "lrp-truncated" not in dict(big.headers())
+    assert big.row()[-1] == b"x" * 5000
