@@ -74,7 +74,6 @@ from pipelines.bench_load import (
     bulk_producer_config,
     compression,
     expand,
-    free_port,
     http_bodies,
     post_concurrently,
     post_ok,
@@ -92,7 +91,7 @@ from pipelines.bench_report import (
     serial_rate,
     write_results,
 )
-from pipelines.stack import isolated_env
+from pipelines.stack import free_port, isolated_env
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = PROJECT_ROOT / ".bench" / "results.json"

@@ -15,7 +15,6 @@ import base64
 import logging
 import os
 import shutil
-import socket
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from rich.console import Console
 
 from pipelines import simulator
 from pipelines.ingest.settings import ClientConfig
-from pipelines.stack import Stack
+from pipelines.stack import Stack, free_port
 from schemas.errors import summarise
 from stream.settings import KafkaSettings
 from warehouse.client import Warehouse
@@ -53,16 +52,6 @@ class Ledger:
             f"demo: sent={self.sent} accepted={self.accepted} rejected={self.rejected} "
             f"stored={self.stored} dead_lettered={self.dead_lettered}"
         )
-
-
-def _port(preferred: int) -> int:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", preferred))
-            return preferred
-        except OSError:
-            s.bind(("127.0.0.1", 0))
-            return int(s.getsockname()[1])
 
 
 def _clients(tools: set[str]) -> list[ClientConfig]:
@@ -177,7 +166,7 @@ def run_demo(data_dir: Path, seed: int = 7) -> int:
         f"{dict(Counter(e.tool for e in events))}"
     )
 
-    api_port = _port(8080)
+    api_port = free_port(8080)
     extra = {
         "LRS_CLIENTS": "["
         + ",".join(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -204,6 +205,20 @@ class Stack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def free_port(preferred: int | None = None) -> int:
+    """``preferred`` when it can be bound on loopback now, else a port the kernel says is free
+    (a small race remains: another process may take it before the caller binds)."""
+    with socket.socket() as s:
+        if preferred is not None:
+            try:
+                s.bind(("127.0.0.1", preferred))
+                return preferred
+            except OSError:
+                pass
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def wait_http(url: str, timeout: float) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from pipelines.stack import free_port
 from warehouse.client import Warehouse
 from warehouse.settings import WarehouseSettings
 
@@ -136,12 +136,6 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str, every: fl
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(every)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def statement(n: int, **overrides: Any) -> dict[str, Any]:

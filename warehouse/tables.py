@@ -13,6 +13,8 @@ from uuid import UUID
 import orjson
 from pydantic import TypeAdapter
 
+from schemas.vocab import ActivityTypes, Verbs
+
 STATEMENT_COLUMNS: tuple[str, ...] = (
     "id",
     "stored",
@@ -61,11 +63,11 @@ DEAD_LETTER_COLUMNS: tuple[str, ...] = (
 )
 
 _DURATION = TypeAdapter(timedelta)
-VOIDED = "http://adlnet.gov/expapi/verbs/voided"
+VOIDED = Verbs.VOIDED
 # Activity types that mark an activity as a competency / learning objective (CASE item).
 COMPETENCY_TYPES = frozenset(
     {
-        "http://adlnet.gov/expapi/activities/objective",
+        ActivityTypes.OBJECTIVE,
         "https://w3id.org/xapi/learnercompetency/activity-types/competency",
     }
 )
