@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,3 +176,20 @@ def drained(pipeline: PipelineEnv) -> bool:
     except KafkaError:  # the group coordinator is still starting: not drained yet
         return False
     return all(done.get(p, 0) >= end for p, end in ends.items())
+
+
+def accepted_corpus_statements() -> Iterator[tuple[str, Any]]:
+    """(file name, parsed Statement) for every statement of the shared corpus's valid files that
+    the models accept (the documented rejections are asserted in test_schemas_xapi)."""
+    import json
+
+    from schemas.xapi import parse_statements
+
+    for path in sorted((CORPUS / "xapi" / "valid").rglob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"), strict=False)
+        try:
+            statements = parse_statements(data)
+        except ValueError:
+            continue
+        for statement in statements:
+            yield path.name, statement
