@@ -9,6 +9,7 @@ Commands:
   status     show what ``up`` started
   demo       the end-to-end demo: stack, simulated school, Dagster, a conversation card
   simulate   write a simulated school's roster and events to a folder
+  clients    create, list or revoke the LRS's client credentials (LRSDB_ store)
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ DEFAULT_DATA = PROJECT_ROOT / ".data"
 def _cmd_api(_: argparse.Namespace) -> int:
     import uvicorn
 
-    from pipelines.ingest.app import create_app
-    from pipelines.ingest.settings import LrsSettings
+    from pipelines.lrs.app import create_app
+    from pipelines.lrs.settings import LrsSettings
 
     settings = LrsSettings()
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
@@ -227,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--seed", type=int, default=7)
     sim.add_argument("--out", type=Path, default=DEFAULT_DATA / "sim")
     sim.set_defaults(func=_cmd_simulate)
+    from pipelines import clients
+
+    clients.register(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -27,7 +27,7 @@ from kafka import KafkaProducer
 from rich.console import Console
 
 from pipelines import simulator
-from pipelines.ingest.settings import ClientConfig
+from pipelines.lrs.settings import ClientConfig
 from pipelines.stack import Stack, free_port
 from schemas.errors import summarise
 from stream.settings import KafkaSettings

@@ -26,8 +26,9 @@ import structlog
 from pipelines.kafka_broker import KafkaBroker, fetch_jars
 from stream.settings import KafkaSettings
 from stream.topics import declare_pipeline_topics
+from warehouse.blob_store import BlobSettings
 from warehouse.client import Warehouse
-from warehouse.settings import WarehouseSettings
+from warehouse.settings import LrsStoreSettings, WarehouseSettings
 
 log = structlog.get_logger(__name__)
 
@@ -35,7 +36,16 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 # Every settings prefix of the project; a child of an isolated pipeline inherits none of them
 # from the caller's shell, only what it is given.
-ENV_PREFIXES = ("CLICKHOUSE_", "KAFKA_", "STREAM_", "PRIVACY_", "LRS_", "PROFILE_")
+ENV_PREFIXES = (
+    "CLICKHOUSE_",
+    "KAFKA_",
+    "STREAM_",
+    "PRIVACY_",
+    "LRS_",
+    "LRSDB_",
+    "BLOB_",
+    "PROFILE_",
+)
 
 
 def isolated_env(
@@ -47,6 +57,7 @@ def isolated_env(
     app_id: str,
     hmac_key: str,
     partitions: int = 3,
+    store_url: str | None = None,
     **extra: str,
 ) -> dict[str, str]:
     """The environment of a child process (worker, API) of one isolated pipeline: its own
@@ -59,11 +70,30 @@ def isolated_env(
         KAFKA_PARTITIONS=str(partitions),
         STREAM_APP_ID=app_id,
         CLICKHOUSE_URL=warehouse_url,
+        LRSDB_URL=store_url or _store_beside(warehouse_url),
+        BLOB_URL=_blobs_beside(warehouse_url),
         PRIVACY_HMAC_KEY=hmac_key,
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)
     return env
+
+
+def _store_beside(warehouse_url: str) -> str:
+    """The LRS store's SQLite file next to an embedded warehouse folder (one pipeline, one
+    folder); the default file otherwise."""
+    if warehouse_url.startswith("chdb://"):
+        folder = Path(warehouse_url.removeprefix("chdb://")).expanduser().resolve().parent
+        return f"sqlite:///{folder / 'lrs.sqlite3'}"
+    return LrsStoreSettings().url
+
+
+def _blobs_beside(warehouse_url: str) -> str:
+    """The attachment blob folder next to an embedded warehouse folder."""
+    if warehouse_url.startswith("chdb://"):
+        folder = Path(warehouse_url.removeprefix("chdb://")).expanduser().resolve().parent
+        return f"file://{folder / 'blobs'}"
+    return BlobSettings().url
 
 
 class ManagedProcess:
@@ -157,6 +187,12 @@ class Stack:
             {
                 "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
                 "CLICKHOUSE_URL": os.environ.get("CLICKHOUSE_URL", self.warehouse_url),
+                "BLOB_URL": os.environ.get(
+                    "BLOB_URL", f"file://{(self.data_dir / 'blobs').resolve()}"
+                ),
+                "LRSDB_URL": os.environ.get(
+                    "LRSDB_URL", f"sqlite:///{(self.data_dir / 'lrs.sqlite3').resolve()}"
+                ),
                 "LRS_PORT": str(self.api_port),
                 "PYTHONUNBUFFERED": "1",
             }

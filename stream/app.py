@@ -23,8 +23,18 @@ from typing import Any
 import faust
 import structlog
 
-from stream.process import Accepted, Outcome, Record, Rejected, process_record, settle_batch
+from stream.process import (
+    Accepted,
+    Outcome,
+    Record,
+    Rejected,
+    heartbeat_message,
+    process_record,
+    settle_batch,
+    watermarks,
+)
 from stream.settings import KafkaSettings, PrivacySettings, StreamSettings
+from stream.transport import ReadCommittedApp
 from warehouse.client import Warehouse
 from warehouse.settings import WarehouseSettings
 
@@ -40,6 +50,7 @@ structlog.configure(
 log = structlog.get_logger(__name__)
 
 EXIT_WRITE_FAILED = 70
+HEARTBEAT_KEY = f"heartbeat-{os.getpid()}".encode()
 # A dead letter's value is cut to this so value + headers stay under the producer's and the
 # broker's ~1 MiB record limit (the warehouse row keeps the full raw bytes).
 DLQ_VALUE_LIMIT = 900_000
@@ -52,7 +63,7 @@ _hmac_key = PrivacySettings().key_bytes(warehouse.settings.url)
 # Faust creates its data folder without parents.
 Path(stream_settings.data_dir).mkdir(parents=True, exist_ok=True)
 
-app = faust.App(
+app = ReadCommittedApp(
     stream_settings.app_id,
     broker=[f"kafka://{host}" for host in kafka_settings.bootstrap_servers.split(",")],
     web_enabled=False,
@@ -106,6 +117,7 @@ def write_batch(wh_client: Warehouse, outcomes: Sequence[Outcome]) -> tuple[int,
         wh.insert_identities(sorted(identities))
         known = wh.existing_dead_letter_ids([str(r.dl_id()) for r in rejected])
         wh.insert_dead_letters([r.row() for r in rejected if str(r.dl_id()) not in known])
+        wh.insert_records([a.record_row for a in fresh])
         wh.insert_statements([a.row for a in fresh])
     return len(fresh), rejected
 
@@ -157,7 +169,27 @@ async def handle_batch(events: Sequence[Any]) -> None:
                 dead.headers(DLQ_VALUE_LIMIT),
             ),
         )
+    for partition, value in watermarks(records, rejected):
+        await _with_retries(
+            "watermark produce",
+            lambda partition=partition, value=value: app.producer.send_and_wait(
+                kafka_settings.watermarks, str(partition).encode(), value, None, None, None
+            ),
+        )
     log.info("batch written", records=len(records), stored=stored, dead_lettered=len(rejected))
+
+
+@app.timer(interval=stream_settings.heartbeat_s)
+async def heartbeat() -> None:
+    """Tell the LRS API this worker is alive, so a POST waits for its statements only while a
+    worker is there to store them (a dead worker means an immediate, honest answer instead)."""
+    try:
+        await app.producer.send_and_wait(
+            kafka_settings.watermarks, HEARTBEAT_KEY, heartbeat_message(raw_topic.get_topic_name()),
+            None, None, None,
+        )  # fmt: skip
+    except Exception as exc:  # a missed heartbeat only shortens the API's waits
+        log.warning("heartbeat failed", error=repr(exc))
 
 
 @app.agent(raw_topic, concurrency=1)

@@ -27,7 +27,7 @@ from schemas.pseudonym import (
     tool_authority,
 )
 from schemas.xapi import loads_json, parse_statement
-from warehouse.tables import parse_instant, statement_row
+from warehouse.tables import DEFAULT_ORG, parse_instant, record_row, statement_row
 
 # Namespace for dead-letter ids: the same (topic, partition, offset) always gives the same id,
 # so a record redelivered after a crash collapses in the dead_letters table.
@@ -53,14 +53,28 @@ class Record:
     def source(self) -> str:
         return self.headers.get("lrp-source", "kafka")
 
+    @property
+    def org(self) -> str:
+        """The tenant: the edge stamps its client's organisation; direct producers get the
+        default one."""
+        return self.headers.get("lrp-org", DEFAULT_ORG) if self.source == "http" else DEFAULT_ORG
+
+    @property
+    def client(self) -> str:
+        """The key of the LRS client that sent it (empty for direct producers)."""
+        return self.headers.get("lrp-client", "") if self.source == "http" else ""
+
 
 @dataclass(frozen=True)
 class Accepted:
+    """A statement to store: its analytics row (pseudonymous) and its LRS record row (as sent)."""
+
     statement_id: str
     content_hash: str
     row: list[Any]
     identities: list[Identity]
     record: Record
+    record_row: list[Any]
 
 
 @dataclass(frozen=True)
@@ -188,6 +202,16 @@ def _process(record: Record, *, hmac_key: bytes, max_bytes: int) -> Outcome:
     # without a timestamp is the same statement (§2.3.1), not a conflict.
     digest = content_hash({**normalised, "id": normalised.get("id", default_id)})
     stamped = statement_stamp(normalised, stored=stored, authority=authority, default_id=default_id)
+    # What the LRS gives back: the statement as the tool sent it (agents as sent, durations and
+    # timestamps as written), with contextActivities as arrays and what the LRS stamps.
+    as_sent = statement_stamp(
+        statement.model_dump(mode="json", exclude_none=True, by_alias=True),
+        stored=stored,
+        authority=authority,
+        default_id=stamped["id"],
+    )
+    if as_sent["id"] != stamped["id"]:
+        as_sent["id"] = stamped["id"]  # the lower-cased form, as the analytics row has it
     private, identities = pseudonymise(stamped, hmac_key)
     row = statement_row(
         private,
@@ -198,7 +222,16 @@ def _process(record: Record, *, hmac_key: bytes, max_bytes: int) -> Outcome:
         partition=record.partition,
         offset=record.offset,
     )
-    return Accepted(stamped["id"], digest, row, identities, record)
+    lrs_row = record_row(
+        as_sent,
+        org=record.org,
+        content_hash=digest,
+        client=record.client,
+        tool=record.tool,
+        partition=record.partition,
+        offset=record.offset,
+    )
+    return Accepted(stamped["id"], digest, row, identities, record, lrs_row)
 
 
 def settle_batch(
@@ -230,3 +263,39 @@ def settle_batch(
                 )
             )
     return fresh, rejected
+
+
+def watermarks(records: list[Record], rejected: list[Rejected]) -> list[tuple[int, bytes]]:
+    """The worker's progress after a batch is stored: one message per raw partition touched.
+
+    ``next_offset`` is the first offset not yet stored (every record below it is in the
+    warehouse or dead-lettered), ``ts_ms`` the newest record timestamp stored, and ``rejected``
+    the edge's records (source ``http``) that were dead-lettered, so a POST waiting for its
+    statements learns of an ``id_conflict`` in its answer instead of by a silent dead letter.
+    """
+    progress: dict[int, tuple[int, float]] = {}
+    for r in records:
+        offset, ts = progress.get(r.partition, (-1, 0.0))
+        progress[r.partition] = (max(offset, r.offset), max(ts, r.timestamp_s))
+    refused: dict[int, list[list[Any]]] = {}
+    for dead in rejected:
+        r = dead.record
+        if r.source == "http":
+            message = dead.errors[0]["message"][:300] if dead.errors else ""
+            refused.setdefault(r.partition, []).append([r.offset, dead.reason.value, message])
+    out = []
+    for partition, (last, ts) in sorted(progress.items()):
+        value = {
+            "topic": records[0].topic,
+            "partition": partition,
+            "next_offset": last + 1,
+            "ts_ms": int(ts * 1000),
+            "rejected": refused.get(partition, []),
+        }
+        out.append((partition, orjson.dumps(value)))
+    return out
+
+
+def heartbeat_message(topic: str) -> bytes:
+    """A watermark-topic message that says only "a worker of ``topic`` is alive"."""
+    return orjson.dumps({"topic": topic, "alive": True})

@@ -18,6 +18,9 @@ class KafkaSettings(BaseSettings):
     bootstrap_servers: str = "127.0.0.1:9092"
     raw_topic: str = "learning.statements.raw"
     dlq_topic: str = "learning.statements.dlq"
+    # Where the worker publishes how far it has stored each raw partition (read-your-writes and
+    # X-Experience-API-Consistent-Through); empty means "<raw_topic>.watermark".
+    watermark_topic: str = ""
     # Partitions bound how many workers can share the load; keys (actor keys) keep each
     # student's events ordered on one partition.
     partitions: int = 3
@@ -29,6 +32,11 @@ class KafkaSettings(BaseSettings):
     # How long the raw topic keeps statements: the time a worker outage can last without loss.
     raw_retention_ms: int = 30 * 24 * 3600 * 1000
 
+    @property
+    def watermarks(self) -> str:
+        """The watermark topic's name."""
+        return self.watermark_topic or f"{self.raw_topic}.watermark"
+
 
 class StreamSettings(BaseSettings):
     """How the Faust worker batches and retries (env prefix ``STREAM_``)."""
@@ -38,6 +46,8 @@ class StreamSettings(BaseSettings):
     app_id: str = "lrp-worker"
     batch_size: int = 2000
     batch_within_s: float = 0.5
+    # How often the worker tells the LRS API it is alive (on the watermark topic).
+    heartbeat_s: float = 1.0
     # A failed warehouse write is retried this many times with exponential backoff; then the
     # worker exits without acknowledging, so a restart redelivers the batch.
     max_write_attempts: int = 6

@@ -235,7 +235,7 @@ def _remaining_ms(deadline: float) -> int:
 
 
 def declare_pipeline_topics(kafka: KafkaSettings) -> list[str]:
-    """Create the raw and dead-letter topics the pipeline needs (broker auto-creation is off).
+    """Create the raw, dead-letter and watermark topics (broker auto-creation is off).
 
     The raw topic is partitioned for scale-out (keys are actor keys, so each learner's events
     stay ordered) and keeps records for ``raw_retention_ms``: how long a worker outage may last
@@ -243,7 +243,58 @@ def declare_pipeline_topics(kafka: KafkaSettings) -> list[str]:
     """
     return ensure_topics(
         kafka.bootstrap_servers,
-        {kafka.raw_topic: kafka.partitions, kafka.dlq_topic: 1},
+        {kafka.raw_topic: kafka.partitions, kafka.dlq_topic: 1, kafka.watermarks: 1},
         replication_factor=kafka.replication_factor,
-        configs={kafka.raw_topic: {"retention.ms": str(kafka.raw_retention_ms)}},
+        configs={
+            kafka.raw_topic: {"retention.ms": str(kafka.raw_retention_ms)},
+            # One live value per raw partition (the key): compaction keeps the latest.
+            kafka.watermarks: {"cleanup.policy": "compact"},
+        },
     )
+
+
+def partitions_with_records_from(
+    bootstrap_servers: str, topic: str, offsets: Mapping[int, int], timeout_s: float = 2.0
+) -> set[int]:
+    """The partitions that hold a committed record at or after ``offsets[partition]``.
+
+    Why not just compare with the end offsets: the LRS produces in Kafka transactions, and each
+    commit writes a control marker that takes an offset but is never delivered to a consumer, so
+    a consumer that has read everything still sits one (or more) offsets below the end. Reading
+    ``read_committed`` from the given offsets tells "only markers left" from "records left".
+    """
+    from kafka import KafkaConsumer
+
+    if not offsets:
+        return set()
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        max_partition_fetch_bytes=64 * 1024,
+        consumer_timeout_ms=int(timeout_s * 1000),
+    )
+    try:
+        tps = {p: TopicPartition(topic, p) for p in offsets}
+        consumer.assign(list(tps.values()))
+        for p, tp in tps.items():
+            consumer.seek(tp, offsets[p])
+        found: set[int] = set()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and len(found) < len(tps):
+            for tp, records in consumer.poll(timeout_ms=200).items():
+                if records:
+                    found.add(tp.partition)
+            # Past the end of every partition with nothing found: only markers were left.
+            if all(
+                p in found or consumer.position(tp) >= _end(consumer, tp) for p, tp in tps.items()
+            ):
+                break
+        return found
+    finally:
+        consumer.close()
+
+
+def _end(consumer: Any, tp: Any) -> int:
+    return int(consumer.end_offsets([tp])[tp])

@@ -167,7 +167,11 @@ def drained(pipeline: PipelineEnv) -> bool:
     """The pipeline's worker group has committed every offset of its raw topic."""
     from kafka.errors import KafkaError
 
-    from stream.topics import group_committed_offsets, topic_end_offsets
+    from stream.topics import (
+        group_committed_offsets,
+        partitions_with_records_from,
+        topic_end_offsets,
+    )
 
     ends = topic_end_offsets(pipeline.bootstrap, pipeline.raw_topic)
     group = f"worker-{pipeline.suffix}"
@@ -175,7 +179,9 @@ def drained(pipeline: PipelineEnv) -> bool:
         done = group_committed_offsets(pipeline.bootstrap, group, pipeline.raw_topic)
     except KafkaError:  # the group coordinator is still starting: not drained yet
         return False
-    return all(done.get(p, 0) >= end for p, end in ends.items())
+    behind = {p: done.get(p, 0) for p, end in ends.items() if done.get(p, 0) < end}
+    # Below the end may be only transaction markers (never delivered, so never committed past).
+    return not partitions_with_records_from(pipeline.bootstrap, pipeline.raw_topic, behind)
 
 
 def accepted_corpus_statements() -> Iterator[tuple[str, Any]]:

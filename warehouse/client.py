@@ -31,6 +31,10 @@ from warehouse.settings import WarehouseSettings
 log = structlog.get_logger(__name__)
 
 DDL_DIR = Path(__file__).parent / "ddl"
+# A batch's statements may fall in any number of months (direct producers, replays of old
+# data): without this, an insert touching over 100 monthly partitions fails on the batch's
+# shape and a redelivery would fail the same way forever.
+_ANY_PARTITIONS = {"max_partitions_per_insert_block": 0}
 
 
 class WarehouseBusy(TimeoutError):
@@ -173,6 +177,7 @@ def _render(sql: str, settings: WarehouseSettings) -> str:
     replicated = "Replicated" if cluster else ""
     return Template(sql).substitute(
         db=settings.database,
+        record_db=settings.record_database,
         on_cluster=f"ON CLUSTER '{cluster}'" if cluster else "",
         ReplacingMergeTree=f"{replicated}ReplacingMergeTree",
     )
@@ -235,23 +240,21 @@ class WarehouseSession:
         return bool(self.client.command("SELECT 1") == 1)
 
     # -- generic helpers ----------------------------------------------------------------------
+    def _fill(self, sql: str) -> str:
+        """``$db`` names the analytics database, ``$record_db`` the LRS record's."""
+        return Template(sql).substitute(db=self.db, record_db=self.settings.record_database)
+
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run a read query; ``$db`` in the SQL names the database, values go in parameters."""
-        result = self.client.query(
-            Template(sql).substitute(db=self.db), parameters=parameters or {}
-        )
+        result = self.client.query(self._fill(sql), parameters=parameters or {})
         return [tuple(row) for row in result.result_rows]
 
     def query_dicts(self, sql: str, parameters: dict[str, Any] | None = None) -> list[dict]:
-        result = self.client.query(
-            Template(sql).substitute(db=self.db), parameters=parameters or {}
-        )
+        result = self.client.query(self._fill(sql), parameters=parameters or {})
         return list(result.named_results())
 
     def command(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
-        return self.client.command(
-            Template(sql).substitute(db=self.db), parameters=parameters or {}
-        )
+        return self.client.command(self._fill(sql), parameters=parameters or {})
 
     def scalar(self, sql: str, parameters: dict[str, Any] | None = None) -> int:
         """The single integer a query returns (counts, watermarks)."""
@@ -260,7 +263,10 @@ class WarehouseSession:
     def insert(self, name: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
         if rows:
             self.client.insert(
-                self.table(name), [tuple(r) for r in rows], column_names=list(columns)
+                self.table(name),
+                [tuple(r) for r in rows],
+                column_names=list(columns),
+                settings=_ANY_PARTITIONS,
             )
 
     def replace_all(self, name: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
@@ -282,6 +288,16 @@ class WarehouseSession:
 
     def insert_statements(self, rows: Sequence[Sequence[Any]]) -> None:
         self.insert("statements", rows, tables.STATEMENT_COLUMNS)
+
+    def insert_records(self, rows: Sequence[Sequence[Any]]) -> None:
+        """The LRS record rows (statements as received) into their own database."""
+        if rows:
+            self.client.insert(
+                f"{self.settings.record_database}.statements",
+                [tuple(r) for r in rows],
+                column_names=list(tables.RECORD_COLUMNS),
+                settings=_ANY_PARTITIONS,
+            )
 
     def insert_identities(self, rows: Sequence[Sequence[Any]]) -> None:
         self.insert("identities", rows, tables.IDENTITY_COLUMNS)

@@ -18,9 +18,28 @@ class WarehouseSettings(BaseSettings):
 
     url: str = "chdb://.data/chdb"
     database: str = "lrp"
+    # The LRS's record of statements as received (agents as sent, not pseudonymised): its own
+    # database so that production can grant it to the LRS's user alone.
+    record_database: str = "lrp_record"
     user: str = "default"
     password: SecretStr = SecretStr("")
     # Embedded mode: how long a process waits for its turn on the chDB folder before giving up.
     lock_timeout_s: float = 120.0
     # A ClickHouse cluster name turns on Replicated/Distributed DDL in migrations (production).
     cluster: str = ""
+
+
+class LrsStoreSettings(BaseSettings):
+    """The LRS's transactional store: documents (State, Activity/Agent Profile) and clients
+    (env prefix ``LRSDB_``).
+
+    ClickHouse is not transactional, and documents need read-modify-write under ETags, so they
+    live in a SQL database through SQLAlchemy: an SQLite file by default (no server), PostgreSQL
+    in production (``postgresql+psycopg2://user:pass@host/db``). One code path for both.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LRSDB_", extra="ignore")
+
+    url: str = "sqlite:///.data/lrs.sqlite3"
+    # SQLite: how long a writer waits for another process's write lock before failing.
+    busy_timeout_s: float = 30.0

@@ -13,6 +13,7 @@ from uuid import UUID
 import orjson
 from pydantic import TypeAdapter
 
+from schemas.query import activity_ids, agent_ifis, related_activity_ids, related_agent_ifis
 from schemas.vocab import ActivityTypes, Verbs
 
 STATEMENT_COLUMNS: tuple[str, ...] = (
@@ -170,6 +171,71 @@ def statement_row(
         tool,
         source,
         content_hash,
+        orjson.dumps(stmt).decode(),
+        partition,
+        offset,
+    ]
+
+
+DEFAULT_ORG = "default"
+"""The organisation (school) of clients configured without one, and of direct Kafka producers."""
+
+RECORD_COLUMNS: tuple[str, ...] = (
+    "org",
+    "id",
+    "stored",
+    "verb_id",
+    "object_type",
+    "object_id",
+    "registration",
+    "agent_ifis",
+    "related_agent_ifis",
+    "activity_ids",
+    "related_activity_ids",
+    "voided_target",
+    "content_hash",
+    "attachment_sha2s",
+    "client",
+    "tool",
+    "statement",
+    "kafka_partition",
+    "kafka_offset",
+)
+
+
+def record_row(
+    stmt: dict[str, Any],
+    *,
+    org: str,
+    content_hash: str,
+    client: str,
+    tool: str,
+    partition: int,
+    offset: int,
+) -> list[Any]:
+    """One row of the LRS record (``$record_db.statements``) from a statement as received and
+    stamped: its GET indexes plus the JSON the LRS returns."""
+    obj = stmt["object"]
+    object_type = obj.get("objectType", "Activity")
+    registration = (stmt.get("context") or {}).get("registration", "")
+    voided = stmt["verb"]["id"] == VOIDED and object_type == "StatementRef"
+    return [
+        org,
+        UUID(stmt["id"]),
+        parse_instant(stmt["stored"]),
+        stmt["verb"]["id"],
+        object_type,
+        obj.get("id", "") if object_type in ("Activity", "StatementRef") else "",
+        registration.lower(),
+        agent_ifis(stmt),
+        related_agent_ifis(stmt),
+        activity_ids(stmt),
+        related_activity_ids(stmt),
+        UUID(obj["id"]) if voided else None,
+        content_hash,
+        sorted({a["sha2"] for a in stmt.get("attachments", [])}),
+        client,
+        tool,
         orjson.dumps(stmt).decode(),
         partition,
         offset,

@@ -157,5 +157,6 @@ def test_broker_down_answers_503_and_acknowledges_nothing(pipeline: PipelineEnv)
     sent = statement(1)
     r = httpx.post(f"{url}/xAPI/statements", json=sent, headers=HEADERS, timeout=60)
     assert r.status_code == 503
-    assert "none is acknowledged" in r.json()["message"]
+    assert "none of it is acknowledged" in r.json()["message"]
+    assert r.headers["Retry-After"] == "5"
     assert r.json()["ids"] == [s["id"] for s in [sent]]

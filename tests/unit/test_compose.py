@@ -27,9 +27,10 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
 from dagster_project.resources import ProfileSettings
-from pipelines.ingest.settings import LrsSettings
+from pipelines.lrs.settings import LrsSettings
 from stream.settings import KafkaSettings, PrivacySettings, StreamSettings
-from warehouse.settings import WarehouseSettings
+from warehouse.blob_store import BlobSettings
+from warehouse.settings import LrsStoreSettings, WarehouseSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -45,9 +46,20 @@ SETTINGS_CLASSES: list[type[BaseSettings]] = [
     StreamSettings,  # STREAM_
     PrivacySettings,  # PRIVACY_
     LrsSettings,  # LRS_
+    LrsStoreSettings,  # LRSDB_
+    BlobSettings,  # BLOB_
     ProfileSettings,  # PROFILE_
 ]
-OUR_PREFIXES = ("CLICKHOUSE_", "KAFKA_", "STREAM_", "PRIVACY_", "LRS_", "PROFILE_")
+OUR_PREFIXES = (
+    "CLICKHOUSE_",
+    "KAFKA_",
+    "STREAM_",
+    "PRIVACY_",
+    "LRS_",
+    "LRSDB_",
+    "BLOB_",
+    "PROFILE_",
+)
 
 INFRA_SERVICES = {"kafka", "clickhouse", "postgres"}
 APP_SERVICES = {

@@ -1,0 +1,77 @@
+"""The LRS API: the xAPI resources at the edge of the pipeline (FastAPI).
+
+This module only wires: settings and long-lived clients into ``app.state.lrs``, one error
+shape, and one router per resource (``pipelines/lrs/routers/``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+
+from pipelines.lrs.auth import ClientRegistry, registry_for
+from pipelines.lrs.context import LrsContext
+from pipelines.lrs.errors import install_handlers
+from pipelines.lrs.producer import Producer
+from pipelines.lrs.routers import about, documents, entities, statements
+from pipelines.lrs.settings import LrsSettings
+from pipelines.lrs.watermark import Watermark
+from stream.settings import KafkaSettings, PrivacySettings
+from warehouse.blob_store import BlobSettings, BlobStore
+from warehouse.client import Warehouse
+from warehouse.document_store import DocumentStore
+from warehouse.record_store import RecordStore
+from warehouse.settings import LrsStoreSettings, WarehouseSettings
+from warehouse.sqlstore import store_engine
+from warehouse.statement_store import StatementStore
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(
+    settings: LrsSettings | None = None,
+    kafka: KafkaSettings | None = None,
+    privacy: PrivacySettings | None = None,
+    clients: ClientRegistry | None = None,
+    warehouse: WarehouseSettings | None = None,
+    store: LrsStoreSettings | None = None,
+) -> FastAPI:
+    settings = settings or LrsSettings()
+    store = store or LrsStoreSettings()
+    kafka = kafka or KafkaSettings()
+    record = Warehouse(warehouse or WarehouseSettings())
+    ctx = LrsContext(
+        settings=settings,
+        kafka=kafka,
+        hmac_key=(privacy or PrivacySettings()).key_bytes((warehouse or WarehouseSettings()).url),
+        producer=Producer(kafka),
+        clients=clients or registry_for(settings, store),
+        statements=StatementStore(record),
+        records=RecordStore(record),
+        blobs=BlobStore(BlobSettings()),
+        watermark=Watermark(kafka),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            await ctx.producer.get()
+        except Exception as exc:  # the broker may come up later; requests will retry
+            log.warning("kafka not reachable at start-up", error=repr(exc))
+        await ctx.watermark.start()
+        yield
+        await ctx.watermark.stop()
+        await ctx.producer.stop()
+
+    app = FastAPI(title="Learning-records LRS (xAPI)", lifespan=lifespan)
+    app.state.lrs = ctx
+    app.state.documents = DocumentStore(store_engine(store))
+    install_handlers(app)
+    app.include_router(about.router)
+    app.include_router(statements.router)
+    app.include_router(documents.router)
+    app.include_router(entities.router)
+    return app

@@ -1,0 +1,64 @@
+"""Settings for the LRS API (env prefix ``LRS_``)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from warehouse.tables import DEFAULT_ORG
+
+ALL_SCOPES: tuple[str, ...] = (
+    "statements/write",
+    "statements/read",
+    "statements/read/mine",
+    "state",
+    "define",
+    "profile",
+    "all/read",
+    "all",
+)
+"""The xAPI 1.0.3 OAuth scopes (Comm §4.2), used here for Basic clients too."""
+
+
+class ClientConfig(BaseModel):
+    """One tool allowed to talk to the LRS: HTTP Basic key/secret, the tool name it stamps,
+    its organisation (the tenant every read is confined to) and its scopes."""
+
+    key: str
+    secret: SecretStr
+    tool: str
+    org: str = DEFAULT_ORG
+    scopes: list[str] = ["all"]
+
+
+class LrsSettings(BaseSettings):
+    """LRS API listen address, credentials and limits."""
+
+    model_config = SettingsConfigDict(env_prefix="LRS_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # The one client configured from the environment (plus any in ``clients``), scope ``all``.
+    client_key: str = "demo-tool"
+    client_secret: SecretStr = SecretStr("demo-secret")
+    client_tool: str = "demo"
+    client_org: str = DEFAULT_ORG
+    clients: list[ClientConfig] = []
+    max_body_bytes: int = 1_000_000
+    max_batch: int = 1000
+    produce_timeout_s: float = 10.0
+    # Read-your-writes: how long a POST waits for the worker to store its statements before
+    # answering (0 answers as soon as Kafka has them).
+    read_your_writes_s: float = 5.0
+    # The most statements one GET page returns (``limit=0`` means this many).
+    page_limit: int = 100
+
+    def all_clients(self) -> list[ClientConfig]:
+        """The environment's client first, then the configured list."""
+        first = ClientConfig(
+            key=self.client_key,
+            secret=self.client_secret,
+            tool=self.client_tool,
+            org=self.client_org,
+        )
+        return [first, *self.clients]
