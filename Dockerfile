@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 #
-# One image for every Python service in docker-compose.yml: the one-shot migration, the ingest
+# One image for every Python service in docker-compose.yml: the one-shot migration, the LRS
 # API, the stream worker and the three Dagster processes (code server, webserver, daemon).
 # The compose `command:` picks the role; the image itself only knows how to run Python.
 #
@@ -25,13 +25,24 @@ COPY pipelines ./pipelines
 COPY dagster_project ./dagster_project
 
 # `stack` is the extra with everything that talks to the outside world (faust-streaming,
-# kafka-python, clickhouse-connect, dagster, fastapi/uvicorn).
+# aiokafka, kafka-python, clickhouse-connect, dagster, fastapi/uvicorn, and for the LRS:
+# SQLAlchemy + psycopg2 for its SQL store, PyJWT + cryptography for signed statements, fsspec
+# for attachments); `s3` adds s3fs, for the attachment bucket (BLOB_URL=s3://...).
 # dagster-postgres backs Dagster's run/event/schedule storage (deploy/dagster/dagster.yaml).
 # It pins dagster exactly (0.29.N requires dagster==1.13.N), so the pair moves together:
 # bump this when pyproject's dagster floor moves.
 ARG DAGSTER_POSTGRES_VERSION=0.29.27
 RUN --mount=type=cache,target=/root/.cache/pip \
-    pip install ".[stack]" "dagster-postgres==${DAGSTER_POSTGRES_VERSION}"
+    pip install ".[stack,s3]" "dagster-postgres==${DAGSTER_POSTGRES_VERSION}"
+
+# chDB (the embedded engine, ~535 MB, and pandas/pyarrow/numpy that only it needs, ~330 MB more)
+# comes in through clickhouse-connect[chdb] in `stack`; the image always talks to a ClickHouse
+# server (CLICKHOUSE_URL=http://...), so it goes. pip check fails the build if anything still
+# installed needs what was removed; the imports prove every role still loads without it.
+RUN pip uninstall --yes chdb chdb-core pandas pyarrow numpy \
+    && pip check \
+    && python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('chdb') is not None)" \
+    && cd / && python -c "import pipelines.lrs.app, stream.transport, warehouse.sqlstore, dagster_project.definitions, psycopg2, jwt, cryptography, fsspec, s3fs"
 
 
 FROM python:3.11-slim
@@ -58,7 +69,7 @@ RUN mkdir -p /opt/dagster/dagster_home/storage \
 WORKDIR /srv/lrp
 USER lrp
 
-# 8080 ingest API, 4000 Dagster code server, 3000 Dagster webserver.
+# 8080 LRS API, 4000 Dagster code server, 3000 Dagster webserver.
 EXPOSE 8080 4000 3000
 
 CMD ["python", "-m", "pipelines", "--help"]

@@ -28,12 +28,20 @@ pipeline
   e. HTTP ingest (worker stopped, so only the API and the broker compete with the client):
      batches of 100 from 4 threads, statements/s accepted with 200; and p50/p99 of sequential
      single-statement POSTs.
+  g. GET latency (:mod:`pipelines.bench_get`): the LRS record of a scratch warehouse filled with
+     1,000,000 generated statements (50,000 with --quick; insert rate reported), an LRS API
+     started on it, then p50/p99 over HTTP of GET by statementId, by agent + verb, and per page
+     of a ``more`` walk (pages/s too); each next to the same read in-process through
+     ``StatementStore`` (the warehouse alone), an empty embedded session and ``/xAPI/about``.
 
 Prints a table (value, unit, the limit it is compared to and ``value / limit``) and writes the
 JSON to ``.bench/results.json``. Everything the bench starts is stopped again, also on errors
 and Ctrl-C; a failed phase is reported (n/a in the table, ``errors`` in the JSON, exit 1) and
 the temp folder with the logs is kept. Performance is measured here, never asserted in timed
 tests.
+
+``--only get`` (or ``kafka``, ``validation``, ``chdb``, ``pipeline``; repeatable or comma
+separated) runs only those phases; ``--get-rows N`` sizes the GET phase's record.
 
 Tuning: ``--worker-env STREAM_BATCH_SIZE=4000`` passes settings to the worker;
 ``--profile-worker`` runs it under cProfile (main thread only; slower) and prints the top
@@ -61,12 +69,13 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from pipelines import bench_get
 from pipelines.bench_load import (
     Child,
     Item,
@@ -111,6 +120,10 @@ POLL_S = 0.5
 PARTITIONS = 3
 HMAC_KEY = "bench-only-pseudonym-key"
 SCRATCH_DB = "bench_limit"
+GET_PROCESSES = 2  # processes generating (and inserting) the GET phase's record
+PHASES = ("kafka", "validation", "chdb", "pipeline", "get")
+# A phase that needs another one's output: chDB inserts the rows validation made.
+PHASE_NEEDS = {"chdb": ("validation",)}
 
 # Our env prefixes (as in tests/support.py): a developer's shell must not leak into children.
 
@@ -133,6 +146,26 @@ class Options:
     keep_data: bool = False
     profile_worker: bool = False
     worker_env: dict[str, str] = field(default_factory=dict)
+    get_rows: int = bench_get.GET_ROWS
+    phases: frozenset[str] = frozenset(PHASES)
+
+    @property
+    def get_plan(self) -> bench_get.Plan:
+        """How many GETs of each kind: fewer with --quick."""
+        g = bench_get
+        if self.quick:
+            return g.Plan(g.GET_REQUESTS_QUICK, g.MORE_PAGES_QUICK, budget_s=g.GET_BUDGET_S_QUICK)
+        return g.Plan(g.GET_REQUESTS, g.MORE_PAGES, budget_s=g.GET_BUDGET_S)
+
+    @property
+    def store_plan(self) -> bench_get.Plan:
+        """The in-process reads (the limits): fewer than over HTTP."""
+        g = bench_get
+        if self.quick:
+            return g.Plan(
+                g.STORE_REQUESTS_QUICK, g.STORE_PAGES_QUICK, budget_s=g.STORE_BUDGET_S_QUICK
+            )
+        return g.Plan(g.STORE_REQUESTS, g.STORE_PAGES, budget_s=g.STORE_BUDGET_S)
 
 
 @dataclass
@@ -149,7 +182,7 @@ class Bench:
     suffix: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     base: list[Item] = field(default_factory=list)
     outcomes: list[Any] = field(default_factory=list)
-    api_port: int = 0
+    api: Child | None = None
     api_secret: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     profile_path: Path | None = None
 
@@ -238,11 +271,14 @@ class Bench:
             {self.raw_topic: PARTITIONS, self.dlq_topic: 1, self.produce_topic: PARTITIONS},
         )
         self.warehouse().migrate()  # the pipeline's database (the worker would do it too)
-        self.base = simulated_statements()
-        console.print(
-            f"  broker {self.bootstrap}, data {self.root}, {len(self.base)} simulated "
-            f"statements (mean {_mean_len(self.base):,.0f} bytes) cycled to N={self.n:,}"
-        )
+        if self.opts.phases - {"get"}:  # the GET phase generates its own statements
+            self.base = simulated_statements()
+            console.print(
+                f"  broker {self.bootstrap}, data {self.root}, {len(self.base)} simulated "
+                f"statements (mean {_mean_len(self.base):,.0f} bytes) cycled to N={self.n:,}"
+            )
+        else:
+            console.print(f"  broker {self.bootstrap}, data {self.root}")
 
     def kafka_limits(self) -> None:
         from kafka import KafkaProducer
@@ -479,23 +515,85 @@ class Bench:
         return self.spawn("worker", argv, self.child_env(**self.opts.worker_env))
 
     def start_api(self) -> str:
+        url, self.api = self.spawn_api("api")
+        return url
+
+    def spawn_api(self, name: str, **extra: str) -> tuple[str, Child]:
+        """An LRS API child (``extra`` overrides its environment); its URL once it answers."""
         from pipelines.stack import wait_http
 
-        self.api_port = free_port()
+        port = free_port()
         env = self.child_env(
-            LRS_PORT=str(self.api_port),
+            LRS_PORT=str(port),
             LRS_CLIENT_KEY="bench-tool",
             LRS_CLIENT_SECRET=self.api_secret,
             LRS_CLIENT_TOOL="bench",
+            **extra,
         )
-        api = self.spawn("api", [sys.executable, "-m", "pipelines", "api"], env)
-        url = f"http://127.0.0.1:{self.api_port}"
+        api = self.spawn(name, [sys.executable, "-m", "pipelines", "api"], env)
+        url = f"http://127.0.0.1:{port}"
         try:
             wait_http(f"{url}/healthz", timeout=60)
         except TimeoutError:
             api.check_alive()
             raise
-        return url
+        return url, api
+
+    def get_latency(self) -> None:
+        """g. The LRS record filled with generated statements, then GETs timed over HTTP."""
+        from stream.settings import KafkaSettings
+        from stream.topics import declare_pipeline_topics
+        from warehouse.client import Warehouse
+        from warehouse.settings import WarehouseSettings
+
+        if self.api is not None:  # the ingest API is done: one process less on two cores
+            self.api.stop()
+        rows = self.opts.get_rows
+        folder = (self.root / "get").resolve()
+        url = f"chdb://{folder / 'chdb'}"
+        warehouse = Warehouse(WarehouseSettings(url=url))
+        warehouse.migrate()
+        shape = bench_get.RecordShape(rows=rows)
+        processes = max(1, min(GET_PROCESSES, os.cpu_count() or 1))
+        end = datetime.now(UTC) - timedelta(minutes=1)
+        began = time.perf_counter()
+        fill = bench_get.fill_record(url, shape, end, processes)
+        wall_s = time.perf_counter() - began
+        if fill.rows != rows:
+            raise RuntimeError(f"{fill.rows} of {rows} record rows generated")
+        console.print(
+            f"  record: {rows:,} rows in {wall_s:.1f}s ({processes} processes; "
+            f"{rate(rows, fill.insert_s) or 0:,.0f} rows/s inside the inserts)"
+        )
+        bound_us = int(time.time() * 1_000_000)
+        store = bench_get.store_timings(warehouse, fill.samples, self.opts.store_plan, bound_us)
+        http = bench_get.Timings()
+        try:
+            kafka = KafkaSettings(
+                bootstrap_servers=self.bootstrap,
+                raw_topic=f"{self.raw_topic}-get",
+                dlq_topic=f"{self.dlq_topic}-get",
+                partitions=PARTITIONS,
+            )
+            declare_pipeline_topics(kafka)  # fresh and empty: its watermark is trivially "now"
+            api_url, api = self.spawn_api(
+                "api-get",
+                CLICKHOUSE_URL=url,
+                LRSDB_URL=f"sqlite:///{folder / 'lrs.sqlite3'}",
+                BLOB_URL=f"file://{folder / 'blobs'}",
+                KAFKA_RAW_TOPIC=kafka.raw_topic,
+                KAFKA_DLQ_TOPIC=kafka.dlq_topic,
+            )
+            try:
+                http = bench_get.http_timings(
+                    api_url, self.api_headers, fill.samples, self.opts.get_plan
+                )
+            finally:
+                api.stop()
+        finally:  # what was measured is reported, also when the HTTP part failed
+            for measure in bench_get.get_measures(rows, fill, wall_s, store, http):
+                self.add(measure)
+        _say(self.measures, *bench_get.GET_LIMIT_KEYS, *bench_get.GET_PIPELINE_KEYS)
 
     @property
     def api_headers(self) -> dict[str, str]:
@@ -656,6 +754,7 @@ class Bench:
             "kafka_send_p99",
             "chdb_insert_rate",
             "validation_rate",
+            *bench_get.GET_LIMIT_KEYS,
             "worker_write_rate",
             "worker_drain_rate",
             "worker_startup",
@@ -665,6 +764,7 @@ class Bench:
             "e2e_p50",
             "e2e_p95",
             "e2e_behind_kafka_p50",
+            *bench_get.GET_PIPELINE_KEYS,
             "serial_model_rate",
         ]
         self.measures = {k: m[k] for k in order if k in m} | {
@@ -682,6 +782,7 @@ class Bench:
             "http_single_p50": ("kafka_send_p50",),
             "http_single_p99": ("kafka_send_p99",),
             "serial_model_rate": ("validation_rate",),
+            **bench_get.GET_COMPARISONS,
         }
         for key, limits in pairs.items():
             if key in self.measures:
@@ -795,7 +896,9 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         help=f"statements per phase (default {DEFAULT_STATEMENTS:,}; --quick {QUICK_STATEMENTS:,})",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results path")
-    parser.add_argument("--quick", action="store_true", help="small N, about a minute")
+    parser.add_argument(
+        "--quick", action="store_true", help="small N (GET phase: 50,000 rows), a few minutes"
+    )
     parser.add_argument("--http-threads", type=int, default=HTTP_THREADS)
     parser.add_argument("--single-requests", type=int, default=SINGLE_REQUESTS)
     parser.add_argument("--e2e-samples", type=int, default=None)
@@ -817,7 +920,29 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         metavar="NAME=VALUE",
         help="extra environment for the worker, e.g. STREAM_BATCH_SIZE=5000 (repeatable)",
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="PHASE[,PHASE]",
+        help=f"run only these phases, of {', '.join(PHASES)} (repeatable; chdb needs validation)",
+    )
+    parser.add_argument(
+        "--get-rows",
+        type=int,
+        default=None,
+        help=f"statements in the GET phase's record (default {bench_get.GET_ROWS:,}; "
+        f"--quick {bench_get.GET_ROWS_QUICK:,})",
+    )
     args = parser.parse_args(argv)
+    phases = {p.strip() for item in args.only for p in item.split(",") if p.strip()}
+    if unknown := phases - set(PHASES):
+        parser.error(f"--only: unknown phase(s) {', '.join(sorted(unknown))}; of {PHASES}")
+    for phase in list(phases):
+        phases.update(PHASE_NEEDS.get(phase, ()))
+    get_rows = args.get_rows or (bench_get.GET_ROWS_QUICK if args.quick else bench_get.GET_ROWS)
+    if get_rows < 1_000:
+        parser.error("--get-rows must be at least 1000")
     worker_env = {}
     for item in args.worker_env:
         name, sep, value = item.partition("=")
@@ -839,6 +964,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         keep_data=args.keep_data,
         profile_worker=args.profile_worker,
         worker_env=worker_env,
+        get_rows=get_rows,
+        phases=frozenset(phases or PHASES),
     )
 
 
@@ -894,12 +1021,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     with _sigterm_as_interrupt():
         try:
             bench.phase("setup: Kafka broker, topics, warehouse, simulated statements", bench.setup)
+            run = opts.phases
             if bench.broker is not None and bench.base:
-                bench.phase("a. limit: raw Kafka produce", bench.kafka_limits)
-                bench.phase("c. limit: raw validation, one core", bench.validation_limit)
-                bench.phase("b. limit: raw chDB insert; the worker's write path", bench.chdb_limits)
+                if "kafka" in run:
+                    bench.phase("a. limit: raw Kafka produce", bench.kafka_limits)
+                if "validation" in run:
+                    bench.phase("c. limit: raw validation, one core", bench.validation_limit)
+                if "chdb" in run:
+                    bench.phase(
+                        "b. limit: raw chDB insert; the worker's write path", bench.chdb_limits
+                    )
                 bench.outcomes = []  # free the rows before the pipeline phases
-                bench.pipeline()
+                if "pipeline" in run:
+                    bench.pipeline()
+            if bench.broker is not None and "get" in run:
+                bench.phase(
+                    f"g. GET latency: {opts.get_rows:,} statements in the record, GETs over HTTP",
+                    bench.get_latency,
+                )
         except KeyboardInterrupt:
             interrupted = True
             bench.errors.append("interrupted")
@@ -933,6 +1072,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             "compression": compression(),
             "profile_worker": opts.profile_worker,
             "worker_env": opts.worker_env,
+            "phases": [p for p in PHASES if p in opts.phases],
+            "get_rows": opts.get_rows,
+            "get_fill_batch": bench_get.FILL_BATCH,
+            "get_requests": opts.get_plan.requests,
+            "get_budget_s": opts.get_plan.budget_s,
+            "get_store_requests": opts.store_plan.requests,
+            "get_more_pages": opts.get_plan.pages,
+            "get_store_pages": opts.store_plan.pages,
+            "get_warmup": opts.get_plan.warmup,
+            "get_page_limit": bench_get.PAGE_LIMIT,
         },
         errors=bench.errors,
     )

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from warehouse.client_store import ClientRecord, ClientStore
 
-_COLUMNS = ("key", "tool", "org", "scopes", "created", "revoked")
+_COLUMNS = ("key", "tool", "org", "scopes", "leniency", "created", "revoked")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,6 +47,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="an xAPI scope (repeat for several), e.g. statements/write",
     )
     create.add_argument(
+        "--repair",
+        dest="leniency",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="a leniency rule for what this tool sends (repeat for several; schemas/leniency.py)",
+    )
+    create.add_argument(
         "--secret",
         help="use this secret instead of a random one (it then sits in your shell history)",
     )
@@ -71,7 +79,9 @@ def _create(args: argparse.Namespace) -> int:
     from warehouse.client_store import ClientStoreError
 
     try:
-        secret = _store().create(args.key, args.tool, args.org, args.scopes, secret=args.secret)
+        secret = _store().create(
+            args.key, args.tool, args.org, args.scopes, secret=args.secret, leniency=args.leniency
+        )
     except ClientStoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -123,6 +133,7 @@ def _cells(record: ClientRecord) -> tuple[str, ...]:
         record.tool,
         record.org,
         " ".join(sorted(record.scopes)),
+        " ".join(record.leniency) or "-",
         record.created_at.isoformat(timespec="seconds"),
         "-" if record.revoked_at is None else record.revoked_at.isoformat(timespec="seconds"),
     )

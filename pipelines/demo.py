@@ -15,8 +15,10 @@ import base64
 import logging
 import os
 import shutil
+import threading
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +39,7 @@ from warehouse.settings import WarehouseSettings
 console = Console(highlight=False, soft_wrap=True)
 plain = Console(highlight=False, soft_wrap=True, markup=False)
 HTTP_BATCH = 100
+HTTP_CONCURRENCY = 6
 
 
 @dataclass
@@ -67,15 +70,25 @@ def send_events(
     clients: dict[str, ClientConfig],
     ledger: Ledger,
 ) -> None:
-    """HTTP events go through the API in batches per tool; the rest straight to Kafka."""
+    """HTTP events go through the API in batches per tool; the rest straight to Kafka.
+
+    Several POSTs are in flight at once, as several tools would send them: each one waits until
+    the worker has stored its statements (read-your-writes), so one at a time would leave the
+    worker idle between batches.
+    """
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
     http = httpx.Client(base_url=api_url, timeout=60)
     pending: dict[str, list[bytes]] = {}
+    posts = ThreadPoolExecutor(max_workers=HTTP_CONCURRENCY)
+    in_flight: list[Future[None]] = []
+    counted = threading.Lock()
 
     def flush(tool: str) -> None:
         batch = pending.pop(tool, [])
-        if not batch:
-            return
+        if batch:
+            in_flight.append(posts.submit(post, tool, batch))
+
+    def post(tool: str, batch: list[bytes]) -> None:
         client = clients[tool]
         token = base64.b64encode(f"{client.key}:{client.secret.get_secret_value()}".encode())
         body = b"[" + b",".join(batch) + b"]" if len(batch) > 1 else batch[0]
@@ -88,12 +101,13 @@ def send_events(
                 "Content-Type": "application/json",
             },
         )
-        if r.status_code == 200:
-            ledger.accepted += len(r.json())
-        elif r.status_code == 400:
-            ledger.rejected += len(batch)
-        else:
-            raise RuntimeError(f"ingest API answered {r.status_code}: {r.text}")
+        if r.status_code not in (200, 400):
+            raise RuntimeError(f"LRS API answered {r.status_code}: {r.text}")
+        with counted:
+            if r.status_code == 200:
+                ledger.accepted += len(r.json())
+            else:
+                ledger.rejected += len(batch)
 
     for event in events:
         ledger.sent += 1
@@ -114,6 +128,9 @@ def send_events(
                 flush(event.tool)
     for tool in list(pending):
         flush(tool)
+    for future in in_flight:
+        future.result()
+    posts.shutdown()
     producer.flush()
     producer.close()
     http.close()

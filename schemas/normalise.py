@@ -121,6 +121,7 @@ def statement_stamp(
     authority: dict[str, Any] | None,
     default_id: str,
     default_timestamp: bool = True,
+    default_version: str = DEFAULT_VERSION,
 ) -> dict[str, Any]:
     """What the LRS adds on acceptance, on a copy of ``stmt_dict`` (§2.4.1, §2.4.7-§2.4.10).
 
@@ -141,7 +142,7 @@ def statement_stamp(
         stamped["authority"] = json_copy(authority)
     if default_timestamp:
         stamped.setdefault("timestamp", stored_text)
-    stamped.setdefault("version", DEFAULT_VERSION)
+    stamped.setdefault("version", default_version)
     return stamped
 
 

@@ -27,7 +27,13 @@ from schemas.pseudonym import (
     tool_authority,
 )
 from schemas.xapi import loads_json, parse_statement
-from warehouse.tables import DEFAULT_ORG, parse_instant, record_row, statement_row
+from warehouse.tables import (
+    DEFAULT_ORG,
+    activity_definition_rows,
+    parse_instant,
+    record_row,
+    statement_row,
+)
 
 # Namespace for dead-letter ids: the same (topic, partition, offset) always gives the same id,
 # so a record redelivered after a crash collapses in the dead_letters table.
@@ -60,6 +66,17 @@ class Record:
         return self.headers.get("lrp-org", DEFAULT_ORG) if self.source == "http" else DEFAULT_ORG
 
     @property
+    def may_define(self) -> bool:
+        """Whether this record's activity definitions count (the client's ``define`` scope,
+        stamped by the edge; direct producers define)."""
+        return self.source != "http" or self.headers.get("lrp-define", "1") == "1"
+
+    @property
+    def repairs(self) -> str:
+        """The edge's record of leniency repairs (JSON list), trusted from the edge only."""
+        return self.headers.get("lrp-repairs", "") if self.source == "http" else ""
+
+    @property
     def client(self) -> str:
         """The key of the LRS client that sent it (empty for direct producers)."""
         return self.headers.get("lrp-client", "") if self.source == "http" else ""
@@ -75,6 +92,7 @@ class Accepted:
     identities: list[Identity]
     record: Record
     record_row: list[Any]
+    definition_rows: list[list[Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -230,8 +248,10 @@ def _process(record: Record, *, hmac_key: bytes, max_bytes: int) -> Outcome:
         tool=record.tool,
         partition=record.partition,
         offset=record.offset,
+        repairs=record.repairs,
     )
-    return Accepted(stamped["id"], digest, row, identities, record, lrs_row)
+    definitions = activity_definition_rows(as_sent, org=record.org) if record.may_define else []
+    return Accepted(stamped["id"], digest, row, identities, record, lrs_row, definitions)
 
 
 def settle_batch(

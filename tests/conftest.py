@@ -18,10 +18,14 @@ from support import PipelineEnv
 
 
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):
         if name.startswith(ENV_PREFIXES):
             monkeypatch.delenv(name, raising=False)
+    # The LRS's store and blobs default to files under the working directory (the repo): a test
+    # that builds an app without naming them gets its own instead.
+    monkeypatch.setenv("LRSDB_URL", f"sqlite:///{tmp_path / 'lrs-store.sqlite3'}")
+    monkeypatch.setenv("BLOB_URL", f"file://{tmp_path / 'blobs'}")
 
 
 @pytest.fixture(scope="session")

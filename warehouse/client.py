@@ -37,6 +37,13 @@ DDL_DIR = Path(__file__).parent / "ddl"
 _ANY_PARTITIONS = {"max_partitions_per_insert_block": 0}
 
 
+# How often a process waiting for the embedded warehouse retries the lock, and how long a process
+# leaves it free after its own turn before taking another (longer than the poll, so a waiter
+# gets in).
+_POLL_S = 0.005
+_TURN_GAP_S = 0.015
+
+
 class WarehouseBusy(TimeoutError):
     """Another process held the embedded warehouse for longer than the lock timeout."""
 
@@ -62,8 +69,15 @@ class _EmbeddedEngine:
         self._depth = 0
         self._client: Client | None = None
         self._lock_fd: int | None = None
+        self._released_at = float("-inf")
 
     def _take_file_lock(self) -> None:
+        # Fairness: other processes poll for the lock every few ms, so a process that just
+        # released it and takes it straight back (an API answering requests back to back) would
+        # starve them. Leave a window after our own release before taking it again.
+        since_release = time.monotonic() - self._released_at
+        if since_release < _TURN_GAP_S:
+            time.sleep(_TURN_GAP_S - since_release)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(str(self.path) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         deadline = time.monotonic() + self.timeout_s
@@ -78,13 +92,14 @@ class _EmbeddedEngine:
                     raise WarehouseBusy(
                         f"embedded warehouse {self.path} busy for {self.timeout_s:.0f}s"
                     ) from None
-                time.sleep(0.01)
+                time.sleep(_POLL_S)
 
     def _drop_file_lock(self) -> None:
         if self._lock_fd is not None:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None
+            self._released_at = time.monotonic()
 
     @contextmanager
     def client(self) -> Iterator[Client]:
@@ -297,6 +312,15 @@ class WarehouseSession:
                 [tuple(r) for r in rows],
                 column_names=list(tables.RECORD_COLUMNS),
                 settings=_ANY_PARTITIONS,
+            )
+
+    def insert_activity_definitions(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Definitions tools sent with activities: what /activities merges."""
+        if rows:
+            self.client.insert(
+                f"{self.settings.record_database}.activity_definitions",
+                [tuple(r) for r in rows],
+                column_names=list(tables.ACTIVITY_DEFINITION_COLUMNS),
             )
 
     def insert_identities(self, rows: Sequence[Sequence[Any]]) -> None:

@@ -38,6 +38,7 @@ from sqlalchemy.exc import IntegrityError
 # The scope vocabulary and the configured-client model belong to the LRS; that module is plain
 # pydantic (no I/O), so depending on it keeps one list of scopes instead of a copy that drifts.
 from pipelines.lrs.settings import ALL_SCOPES, ClientConfig
+from schemas.leniency import KNOWN_RULES
 from warehouse.sqlstore import METADATA
 
 log = structlog.get_logger(__name__)
@@ -60,6 +61,8 @@ CLIENTS = Table(
     Column("org", String(200), nullable=False),
     # Space-separated and sorted, as OAuth writes scopes; validated against ALL_SCOPES on write.
     Column("scopes", Text, nullable=False),
+    # Space-separated leniency rules (schemas/leniency.py) applied to this tool's statements.
+    Column("leniency", Text, nullable=False, default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
 )
@@ -90,6 +93,7 @@ class ClientRecord:
         tool: The tool name stamped on what the client sends.
         org: The client's organisation (school), its tenant.
         scopes: The xAPI scopes granted.
+        leniency: The repair rules applied to what the client sends (none by default).
         created_at: When the client was created (UTC).
         revoked_at: When it was revoked (UTC), or None while it is active.
     """
@@ -100,6 +104,7 @@ class ClientRecord:
     scopes: frozenset[str]
     created_at: datetime
     revoked_at: datetime | None
+    leniency: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:
@@ -156,6 +161,17 @@ def _dummy_hash() -> str:
     return hash_secret(secrets.token_urlsafe(24))
 
 
+def validate_leniency(rules: Iterable[str]) -> tuple[str, ...]:
+    """The repair rules in their fixed order, or ClientStoreError naming an unknown one."""
+    listed = list(dict.fromkeys(rules))
+    unknown = [r for r in listed if r not in KNOWN_RULES]
+    if unknown:
+        raise ClientStoreError(
+            f"unknown leniency rule {unknown[0]!r}; known rules: {', '.join(KNOWN_RULES)}"
+        )
+    return tuple(r for r in KNOWN_RULES if r in listed)
+
+
 def validate_scopes(scopes: Iterable[str]) -> frozenset[str]:
     """The scopes as a set, or UnknownScopeError naming the first one outside ``ALL_SCOPES``.
 
@@ -184,7 +200,13 @@ class ClientStore:
         self._engine = engine
 
     def create(
-        self, key: str, tool: str, org: str, scopes: Iterable[str], secret: str | None = None
+        self,
+        key: str,
+        tool: str,
+        org: str,
+        scopes: Iterable[str],
+        secret: str | None = None,
+        leniency: Iterable[str] = (),
     ) -> str:
         """Add a client and return its secret, the only time it can be seen.
 
@@ -194,6 +216,7 @@ class ClientStore:
             org: The client's one organisation (school).
             scopes: xAPI scopes, each in ``ALL_SCOPES``.
             secret: The secret to use; by default a random one (``secrets.token_urlsafe(24)``).
+            leniency: Repair rules for this tool (``schemas.leniency.KNOWN_RULES``).
 
         Returns:
             The secret in clear, to hand to the tool's operator.
@@ -204,6 +227,7 @@ class ClientStore:
             ClientStoreError: An empty key, tool, org or secret, or a key with ``:``.
         """
         granted = validate_scopes(scopes)
+        rules = validate_leniency(leniency)
         _check_identity(key, tool, org)
         secret = secrets.token_urlsafe(24) if secret is None else secret
         if not secret:
@@ -214,6 +238,7 @@ class ClientStore:
             "tool": tool,
             "org": org,
             "scopes": _join(granted),
+            "leniency": " ".join(rules),
             "created_at": datetime.now(UTC),
             "revoked_at": None,
         }
@@ -296,7 +321,12 @@ class ClientStore:
         secret = config.secret.get_secret_value()
         if not secret:
             raise ClientStoreError(f"client {config.key!r}: the configured secret is empty")
-        values = {"tool": config.tool, "org": config.org, "scopes": _join(granted)}
+        values = {
+            "tool": config.tool,
+            "org": config.org,
+            "scopes": _join(granted),
+            "leniency": " ".join(validate_leniency(config.leniency)),
+        }
         # Two API processes starting together may both find no row; the loser of the insert
         # race retries and takes the update path.
         for attempt in range(2):
@@ -343,6 +373,7 @@ _PUBLIC = (
     CLIENTS.c.scopes,
     CLIENTS.c.created_at,
     CLIENTS.c.revoked_at,
+    CLIENTS.c.leniency,
 )
 """The columns a :class:`ClientRecord` is made of: everything but the hash."""
 
@@ -364,6 +395,7 @@ def _record(m: RowMapping) -> ClientRecord:
         scopes=frozenset(m["scopes"].split()),
         created_at=_utc(m["created_at"]),
         revoked_at=None if m["revoked_at"] is None else _utc(m["revoked_at"]),
+        leniency=tuple(m["leniency"].split()),
     )
 
 

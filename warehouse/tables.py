@@ -13,6 +13,7 @@ from uuid import UUID
 import orjson
 from pydantic import TypeAdapter
 
+from schemas.entities import activity_definitions
 from schemas.query import activity_ids, agent_ifis, related_activity_ids, related_agent_ifis
 from schemas.vocab import ActivityTypes, Verbs
 
@@ -200,6 +201,7 @@ RECORD_COLUMNS: tuple[str, ...] = (
     "statement",
     "kafka_partition",
     "kafka_offset",
+    "repairs",
 )
 
 
@@ -212,6 +214,7 @@ def record_row(
     tool: str,
     partition: int,
     offset: int,
+    repairs: str = "",
 ) -> list[Any]:
     """One row of the LRS record (``$record_db.statements``) from a statement as received and
     stamped: its GET indexes plus the JSON the LRS returns."""
@@ -239,4 +242,23 @@ def record_row(
         orjson.dumps(stmt).decode(),
         partition,
         offset,
+        repairs,
+    ]
+
+
+ACTIVITY_DEFINITION_COLUMNS: tuple[str, ...] = (
+    "org",
+    "activity_id",
+    "stored",
+    "statement_id",
+    "definition",
+)
+
+
+def activity_definition_rows(stmt: dict[str, Any], *, org: str) -> list[list[Any]]:
+    """One ``activity_definitions`` row per activity of the statement that carries a definition."""
+    stored, sid = parse_instant(stmt["stored"]), UUID(stmt["id"])
+    return [
+        [org, activity_id, stored, sid, orjson.dumps(definition).decode()]
+        for activity_id, definition in activity_definitions(stmt)
     ]

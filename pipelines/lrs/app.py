@@ -11,7 +11,9 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
+from pipelines.lrs.alternate import AlternateRequestSyntax
 from pipelines.lrs.auth import ClientRegistry, registry_for
 from pipelines.lrs.context import LrsContext
 from pipelines.lrs.errors import install_handlers
@@ -67,6 +69,22 @@ def create_app(
         await ctx.producer.stop()
 
     app = FastAPI(title="Learning-records LRS (xAPI)", lifespan=lifespan)
+    # Outermost last: CORS answers preflights before anything else; the alternate request
+    # syntax is rewritten into the request it stands for before routing.
+    app.add_middleware(AlternateRequestSyntax, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"],
+        allow_headers=[
+            "Authorization", "Content-Type", "X-Experience-API-Version", "If-Match",
+            "If-None-Match", "Accept-Language",
+        ],
+        expose_headers=[
+            "ETag", "Last-Modified", "X-Experience-API-Consistent-Through",
+            "X-Experience-API-Version", "Retry-After",
+        ],
+    )  # fmt: skip
     app.state.lrs = ctx
     app.state.documents = DocumentStore(store_engine(store))
     install_handlers(app)

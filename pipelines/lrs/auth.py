@@ -42,6 +42,7 @@ class Client:
     tool: str
     org: str
     scopes: frozenset[str]
+    leniency: tuple[str, ...] = ()
 
     def allows(self, scope: str) -> bool:
         """True when ``scope`` is granted directly or by ``all`` / ``all/read``.
@@ -74,7 +75,9 @@ class ConfiguredClients:
             secret.encode(), config.secret.get_secret_value().encode()
         ):
             return None
-        return Client(config.key, config.tool, config.org, frozenset(config.scopes))
+        return Client(
+            config.key, config.tool, config.org, frozenset(config.scopes), tuple(config.leniency)
+        )
 
 
 class StoreClients:
@@ -131,7 +134,9 @@ class StoreClients:
             started = self._clock()
             record = self.store.authenticate(key, secret)
         client = (
-            None if record is None else Client(record.key, record.tool, record.org, record.scopes)
+            None
+            if record is None
+            else Client(record.key, record.tool, record.org, record.scopes, record.leniency)
         )
         self._remember(digest, started + self._ttl_s, client)
         return client

@@ -22,18 +22,21 @@ from pydantic import ValidationError
 from pipelines.lrs.auth import Client
 from pipelines.lrs.context import LrsContext
 from pipelines.lrs.errors import ApiError
-from pipelines.lrs.producer import Position
+from pipelines.lrs.multipart import MultipartError, Part, check_attachments, parse_multipart
+from pipelines.lrs.producer import Message, Position
+from pipelines.lrs.signature import SignatureError, verify_signed
 from schemas.errors import format_errors, summarise
+from schemas.leniency import Repair, repair
 from schemas.normalise import content_hash, statement_stamp
 from schemas.pseudonym import PSEUDONYM_HOMEPAGE, actor_key, impersonates_pseudonym, tool_authority
 from schemas.vocab import Verbs
-from schemas.xapi import loads_json, parse_statements
+from schemas.xapi import is_negative_zero_offset, loads_json, parse_statements
 
 log = structlog.get_logger(__name__)
 
 
-async def read_json(request: Request, max_bytes: int) -> Any:
-    """The request body parsed strictly (duplicate keys rejected), or 400/413."""
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The raw request body, or 413 as soon as it passes ``max_bytes``."""
     declared = request.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise ApiError(413, "payload_too_large", f"body over {max_bytes} bytes")
@@ -42,24 +45,62 @@ async def read_json(request: Request, max_bytes: int) -> Any:
         body.extend(chunk)
         if len(body) > max_bytes:
             raise ApiError(413, "payload_too_large", f"body over {max_bytes} bytes")
+    return bytes(body)
+
+
+def parse_json(body: bytes) -> Any:
+    """The body parsed strictly (duplicate keys rejected), or 400."""
     try:
-        return loads_json(bytes(body))
+        return loads_json(body)
     except ValueError as exc:
         raise ApiError(400, "malformed_json", f"body is not valid JSON: {exc}") from None
     except RecursionError:
         raise ApiError(400, "malformed_json", "body is nested too deeply") from None
 
 
+async def read_json(request: Request, max_bytes: int) -> Any:
+    """The request body parsed strictly (duplicate keys rejected), or 400/413."""
+    return parse_json(await read_body(request, max_bytes))
+
+
+async def read_statements(request: Request, max_bytes: int) -> tuple[Any, dict[str, Part]]:
+    """The statement(s) of a POST/PUT and their attachment parts: ``application/json``, or
+    ``multipart/mixed`` with the statements first and one part per attachment (Comm §1.5.2)."""
+    content_type = request.headers.get("Content-Type", "")
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type and media_type != "application/json" and not media_type.startswith("multipart/"):
+        raise ApiError(
+            400, "unsupported_content_type",
+            f"Content-Type: statements are application/json or multipart/mixed, not {media_type}",
+        )  # fmt: skip
+    body = await read_body(request, max_bytes)
+    if media_type.startswith("multipart/"):
+        try:
+            json_bytes, parts = parse_multipart(body, content_type)
+        except MultipartError as exc:
+            raise ApiError(400, "invalid_multipart", str(exc)) from None
+        return parse_json(json_bytes), parts
+    return parse_json(body), {}
+
+
 async def accept(
-    ctx: LrsContext, client: Client, data: Any, *, statement_id: str | None = None
-) -> list[str]:
+    ctx: LrsContext,
+    client: Client,
+    data: Any,
+    *,
+    statement_id: str | None = None,
+    parts: dict[str, Part] | None = None,
+    version: str = "1.0.3",
+) -> tuple[list[str], bool]:
     """Validate, check against the record, produce in one transaction, wait until stored.
 
-    Returns the ids in request order. Nothing of the batch is produced unless every statement
-    passed (400), no id conflicts with a stored statement (409), and no statement voids a
-    voiding statement (400). A statement already stored with the same content is not produced
-    again (§2.3.1: no change). The wait is bounded (``LRS_READ_YOUR_WRITES_S``); past it the
-    answer is still 200, since the statements are durably in Kafka and will be stored.
+    Returns the ids in request order, and whether anything new was accepted (False when every
+    statement was already stored with the same content). Nothing of the batch is produced
+    unless every statement passed (400), no id conflicts with a stored statement (409), and no
+    statement voids a voiding statement (400). A statement already stored with the same content
+    is not produced again (§2.3.1: no change). The wait is bounded (``LRS_READ_YOUR_WRITES_S``);
+    past it the answer is still 200, since the statements are durably in Kafka and will be
+    stored.
     """
     settings, kafka = ctx.settings, ctx.kafka
     items = data if isinstance(data, list) else [data]
@@ -67,6 +108,15 @@ async def accept(
         raise ApiError(400, "empty_batch", "the batch holds no statements")
     if len(items) > settings.max_batch:
         raise ApiError(413, "batch_too_large", f"more than {settings.max_batch} statements")
+    _check_for_version(items, version)
+    repairs: list[list[Repair]] = [[] for _ in items]
+    if client.leniency:
+        # This tool is known to send something the spec forbids; repair it, and say so on the
+        # stored row (which rule, what changed). Strict for every other client.
+        for n, item in enumerate(items):
+            if isinstance(item, dict):
+                items[n], repairs[n] = repair(item, client.leniency)
+        data = items if isinstance(data, list) else items[0]
     try:
         parse_statements(items if isinstance(data, list) else data)
     except ValidationError as exc:
@@ -76,6 +126,13 @@ async def accept(
         if impersonates_pseudonym(item):
             field = f"{n}.actor" if isinstance(data, list) else "actor"
             raise ApiError(400, "invalid_statement", f"{field}: {PSEUDONYM_HOMEPAGE} is reserved")
+    parts = parts or {}
+    try:
+        check_attachments(items, parts, batch=isinstance(data, list))
+        for n, item in enumerate(items):
+            verify_signed(item, parts, prefix=f"{n}." if isinstance(data, list) else "")
+    except (MultipartError, SignatureError) as exc:
+        raise ApiError(400, "invalid_attachment", str(exc)) from None
     if statement_id is not None:
         given = items[0].get("id")
         if given is not None and given.lower() != statement_id.lower():
@@ -88,14 +145,23 @@ async def accept(
     hashes = [content_hash({**item, "id": sid}) for item, sid in zip(items, ids, strict=True)]
     unchanged = await _check_against_record(ctx, items, ids, hashes)
 
+    await _keep_attachments(ctx, items, parts)
     stored = datetime.now(UTC)
     authority = tool_authority(client.key, client.tool)
-    messages = []
+    # A statement without a version is stored with the version it was sent under (Data §2.4.10).
+    default_version = "2.0.0" if version.startswith("2.") else "1.0.0"
+    messages: list[Message] = []
     for n, (item, sid) in enumerate(zip(items, ids, strict=True)):
         if sid in unchanged:
             continue
+        own = [("lrp-repairs", orjson.dumps(repairs[n]))] if repairs[n] else []
         stamped = statement_stamp(
-            item, stored=stored, authority=authority, default_id=sid, default_timestamp=False
+            item,
+            stored=stored,
+            authority=authority,
+            default_id=sid,
+            default_timestamp=False,
+            default_version=default_version,
         )
         try:
             value = orjson.dumps(stamped)
@@ -106,14 +172,15 @@ async def accept(
                 413, "statement_too_large",
                 f"{n}: {len(value)} bytes > {kafka.max_message_bytes} per statement",
             )  # fmt: skip
-        messages.append((actor_key(stamped["actor"], ctx.hmac_key).encode(), value))
+        messages.append((actor_key(stamped["actor"], ctx.hmac_key).encode(), value, own))
     if not messages:
-        return ids
+        return ids, False
     headers = [
         ("lrp-tool", client.tool.encode()),
         ("lrp-source", b"http"),
         ("lrp-org", client.org.encode()),
         ("lrp-client", client.key.encode()),
+        ("lrp-define", b"1" if client.allows("define") else b"0"),
     ]
     try:
         positions = await asyncio.wait_for(
@@ -135,7 +202,72 @@ async def accept(
             headers={"Retry-After": "5"},
         ) from None
     await _wait_until_stored(ctx, positions)
-    return ids
+    return ids, True
+
+
+def _check_for_version(items: list[Any], version: str) -> None:
+    """What the request's xAPI version decides about a statement (Data §2.4.10, 2.0 changes).
+
+    A 1.0.3 request carries 1.0.x statements only (no ``version`` 2.0.x, no 2.0
+    ``contextAgents``/``contextGroups``); under 2.0 a ``"timestamp": null`` means "not given",
+    so the LRS sets it to ``stored``. No version accepts a ``-00:00`` offset (RFC 3339's
+    "unknown local offset" is not an instant).
+    """
+    for n, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        where = f"{n}." if len(items) > 1 else ""
+        if version.startswith("2.") and "timestamp" in item and item["timestamp"] is None:
+            del item["timestamp"]
+        stated = item.get("version")
+        if version.startswith("1.") and isinstance(stated, str) and not stated.startswith("1.0"):
+            raise ApiError(
+                400, "invalid_statement",
+                f"{where}version: {stated} is not a 1.0.x version (this request is xAPI {version})",
+            )  # fmt: skip
+        for level, prefix in ((item, ""), (item.get("object"), "object.")):
+            if not isinstance(level, dict):
+                continue
+            context = level.get("context")
+            if version.startswith("1.") and isinstance(context, dict):
+                for key in ("contextAgents", "contextGroups"):
+                    if key in context:
+                        raise ApiError(
+                            400, "invalid_statement",
+                            f"{where}{prefix}context.{key}: an xAPI 2.0 property; send it with "
+                            "X-Experience-API-Version 2.0.0",
+                        )  # fmt: skip
+            for key in ("timestamp", "stored"):
+                value = level.get(key)
+                if isinstance(value, str) and is_negative_zero_offset(value):
+                    raise ApiError(
+                        400, "invalid_statement",
+                        f"{where}{prefix}{key}: a -00:00 offset is not an instant; use Z or +00:00",
+                    )  # fmt: skip
+
+
+async def _keep_attachments(
+    ctx: LrsContext, items: list[dict[str, Any]], parts: dict[str, Part]
+) -> None:
+    """Store attachment bytes content-addressed before any statement that refers to them is
+    produced: attachments never travel through Kafka, and an acknowledged statement always has
+    its data (an orphan blob after a failed produce is harmless: same hash, same bytes)."""
+    types = {
+        str(a["sha2"]).lower(): str(a.get("contentType", "application/octet-stream"))
+        for item in items
+        for level in (item, item.get("object") or {})
+        for a in level.get("attachments") or []
+    }
+    try:
+        for sha2, part in parts.items():
+            content_type = part.content_type or types.get(sha2, "application/octet-stream")
+            await asyncio.to_thread(ctx.blobs.put, sha2, part.data, content_type)
+    except Exception as exc:
+        log.error("attachment store failed", error=repr(exc))
+        raise ApiError(
+            503, "blob_store_unavailable", "attachments cannot be stored now; nothing accepted",
+            headers={"Retry-After": "5"},
+        ) from None  # fmt: skip
 
 
 async def _check_against_record(

@@ -26,8 +26,9 @@ from stream.settings import KafkaSettings
 
 log = structlog.get_logger(__name__)
 
-Message = tuple[bytes, bytes]
-"""(key, value) of one record."""
+Header = tuple[str, bytes]
+Message = tuple[bytes, bytes, list[Header]]
+"""(key, value, headers of this record only) of one record."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Position:
 @dataclass
 class _Pending:
     messages: list[Message]
-    headers: list[tuple[str, bytes]]
+    headers: list[Header]
     done: asyncio.Future[list[Position]]
 
 
@@ -78,7 +79,7 @@ class Producer:
             return self._producer
 
     async def send_batch(
-        self, topic: str, messages: list[Message], headers: list[tuple[str, bytes]]
+        self, topic: str, messages: list[Message], headers: list[Header]
     ) -> list[Position]:
         """Produce all of ``messages`` atomically; their positions, in order.
 
@@ -115,8 +116,8 @@ class Producer:
             for pending in group:
                 futures.append(
                     [
-                        await producer.send(topic, value=v, key=k, headers=pending.headers)
-                        for k, v in pending.messages
+                        await producer.send(topic, value=v, key=k, headers=pending.headers + own)
+                        for k, v, own in pending.messages
                     ]
                 )
             if not self.transactional:

@@ -21,6 +21,7 @@ import structlog
 from pipelines.lrs.auth import Client
 from pipelines.lrs.context import LrsContext
 from pipelines.lrs.errors import ApiError
+from pipelines.lrs.multipart import build_multipart
 from schemas.normalise import format_timestamp
 from schemas.query import (
     QueryError,
@@ -72,7 +73,37 @@ def parse_request(ctx: LrsContext, params: list[tuple[str, str]]) -> tuple[State
 async def get_statements(
     ctx: LrsContext, client: Client, params: list[tuple[str, str]], accept_language: str | None
 ) -> tuple[bytes, dict[str, str]]:
-    """The answer body (JSON) and headers of a GET /statements."""
+    """The answer body and headers of a GET /statements: JSON, or ``multipart/mixed`` with the
+    attachments' bytes when ``attachments=true`` (Comm §2.1.3)."""
+    query, _ = parse_request(ctx, params)
+    body, headers = await _get_json(ctx, client, params, accept_language)
+    if query.attachments:
+        body, headers["Content-Type"] = await _with_attachments(ctx, body)
+    else:
+        headers["Content-Type"] = "application/json"
+    return body, headers
+
+
+async def _with_attachments(ctx: LrsContext, body: bytes) -> tuple[bytes, str]:
+    """The JSON answer followed by one part per distinct attachment that has bytes here."""
+    data = orjson.loads(body)
+    wanted: dict[str, str] = {}
+    for stmt in data.get("statements", [data]):
+        for level in (stmt, stmt.get("object") or {}):
+            for attachment in level.get("attachments") or []:
+                wanted.setdefault(str(attachment["sha2"]).lower(), attachment["contentType"])
+    parts = []
+    for sha2, content_type in wanted.items():
+        found = await asyncio.to_thread(ctx.blobs.get, sha2)
+        if found is not None:
+            parts.append((sha2, found[1] or content_type, found[0]))
+    return build_multipart(body, parts)
+
+
+async def _get_json(
+    ctx: LrsContext, client: Client, params: list[tuple[str, str]], accept_language: str | None
+) -> tuple[bytes, dict[str, str]]:
+    """The JSON answer and headers of a GET /statements."""
     query, position = parse_request(ctx, params)
     languages = parse_accept_language(accept_language)
     headers = {"X-Experience-API-Consistent-Through": await consistent_through(ctx)}

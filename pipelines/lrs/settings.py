@@ -29,6 +29,8 @@ class ClientConfig(BaseModel):
     tool: str
     org: str = DEFAULT_ORG
     scopes: list[str] = ["all"]
+    # Repairs (schemas/leniency.py) for what this tool sends that breaks a MUST; none by default.
+    leniency: list[str] = []
 
 
 class LrsSettings(BaseSettings):
@@ -44,12 +46,16 @@ class LrsSettings(BaseSettings):
     client_tool: str = "demo"
     client_org: str = DEFAULT_ORG
     clients: list[ClientConfig] = []
-    max_body_bytes: int = 1_000_000
-    max_batch: int = 1000
+    # Backfills POST thousands of statements at once (a public simulation file: 2,814 statements
+    # in one 4 MB array); each statement still becomes its own Kafka record.
+    max_body_bytes: int = 20_000_000
+    max_batch: int = 10_000
     produce_timeout_s: float = 10.0
     # Read-your-writes: how long a POST waits for the worker to store its statements before
     # answering (0 answers as soon as Kafka has them).
     read_your_writes_s: float = 5.0
+    # Origins browsers may call the LRS from (CORS); "*" lets any page's tool send statements.
+    cors_origins: list[str] = ["*"]
     # The most statements one GET page returns (``limit=0`` means this many).
     page_limit: int = 100
 

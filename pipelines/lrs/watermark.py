@@ -57,7 +57,7 @@ class Watermark:
         self._task: asyncio.Task[None] | None = None
         self._ends: tuple[float, dict[int, int]] = (0.0, {})
         self._probe: AIOKafkaConsumer | None = None
-        self._probed: tuple[float, frozenset[int], set[int]] = (0.0, frozenset(), set())
+        self._markers_only: dict[int, tuple[int, int]] = {}
 
     async def start(self) -> None:
         """Start following in the background; retried there while the broker is away."""
@@ -169,11 +169,16 @@ class Watermark:
         record still to store. The rest hold only transaction markers past the watermark: the
         LRS produces in Kafka transactions, and a commit marker takes an offset that no consumer
         is ever given, so a worker that has stored everything sits below the end."""
-        if not behind:
+        ends = self._ends[1]
+        # A partition already seen to hold only markers from its watermark to its end stays so
+        # until either moves: no probe for it (the common, idle case).
+        unknown = {
+            p
+            for p in behind
+            if self._markers_only.get(p) != (self.next_offset.get(p, 0), ends.get(p, 0))
+        }
+        if not unknown:
             return set()
-        cached_at, key, found = self._probed
-        if time.monotonic() - cached_at < 0.2 and key == frozenset(behind):
-            return found
         try:
             if self._probe is None:
                 probe = AIOKafkaConsumer(
@@ -185,21 +190,26 @@ class Watermark:
                 )
                 await probe.start()
                 self._probe = probe
-            tps = {p: TopicPartition(self.kafka.raw_topic, p) for p in behind}
+            tps = {p: TopicPartition(self.kafka.raw_topic, p) for p in unknown}
             self._probe.assign(list(tps.values()))
             for p, tp in tps.items():
                 self._probe.seek(tp, self.next_offset.get(p, 0))
-            fetched = await self._probe.getmany(*tps.values(), timeout_ms=150)
-            found = {tp.partition for tp, records in fetched.items() if records}
-            for p, tp in tps.items():
-                # Nothing fetched, yet not past the end: the fetch did not finish; say lagging.
-                if p not in found and await self._probe.position(tp) < self._ends[1].get(p, 0):
-                    found.add(p)
+            found: set[int] = set()
+            settled: set[int] = set()
+            deadline = time.monotonic() + 0.2
+            while len(found | settled) < len(tps) and time.monotonic() < deadline:
+                fetched = await self._probe.getmany(*tps.values(), timeout_ms=10)
+                found |= {tp.partition for tp, records in fetched.items() if records}
+                for p, tp in tps.items():
+                    if p not in found and await self._probe.position(tp) >= ends.get(p, 0):
+                        settled.add(p)  # read to the end and given nothing: only markers
         except Exception as exc:
             log.warning("watermark probe failed", error=repr(exc))
             return behind
-        self._probed = (time.monotonic(), frozenset(behind), found)
-        return found
+        for p in settled - found:
+            self._markers_only[p] = (self.next_offset.get(p, 0), ends.get(p, 0))
+        # Not settled within the deadline: not known to be caught up, so counted as lagging.
+        return found | (unknown - settled)
 
     async def _end_offsets(self) -> dict[int, int]:
         """End offsets of the raw topic, cached for 200 ms (GETs are frequent)."""

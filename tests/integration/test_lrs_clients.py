@@ -88,7 +88,7 @@ def test_lrs_clients_cli_create_list_auth_revoke(tmp_path: Path) -> None:
     listed = _cli(db_url, "list")
     assert listed.returncode == 0, listed.stderr
     header, *rows = listed.stdout.splitlines()
-    assert header.split() == ["key", "tool", "org", "scopes", "created", "revoked"]
+    assert header.split() == ["key", "tool", "org", "scopes", "leniency", "created", "revoked"]
     quiz_row = next(r for r in rows if r.startswith("quiz-1 "))
     assert "quiz-app" in quiz_row and "school-a" in quiz_row
     assert "statements/read statements/write" in quiz_row and quiz_row.rstrip().endswith("-")

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -414,7 +414,6 @@ def test_lrs_documents_unconditional_put_over_existing_document(
         (STATE_URL, _state(stateid="s"), "stateid"),
         (ACT_URL, {"profileId": "p"}, "activityId"),
         (AGT_URL, {"agent": '{"name": "nobody"}', "profileId": "p"}, "agent"),
-        (AGT_URL, _agt(profileId="p", since="2024-01-01T00:00:00Z"), "since"),
     ],
 )
 def test_lrs_documents_bad_parameters_are_400_naming_them(
@@ -435,7 +434,8 @@ def test_lrs_documents_missing_version_header_is_400(api: TestClient) -> None:
     del headers["X-Experience-API-Version"]
     answer = api.get(STATE_URL, params=_state(stateId="s"), headers=headers)
     assert answer.status_code == 400
-    assert answer.headers["X-Experience-API-Version"] == "1.0.3"
+    # No version asked for: the answer speaks the newest (XAPI-00321 checks 2.0.x here).
+    assert answer.headers["X-Experience-API-Version"] == "2.0.0"
 
 
 def test_lrs_documents_get_missing_single_document_is_404(api: TestClient) -> None:
@@ -606,3 +606,176 @@ def test_lrs_documents_concurrent_if_match_puts_have_one_winner(
     finally:
         for client in clients:
             client.close()
+
+
+# --- Conformance rows (docs/conformance.md) not covered above ---------------------------------
+
+
+@pytest.mark.parametrize(("url", "ctx", "id_param"), RESOURCES)
+@pytest.mark.parametrize(
+    "body",
+    [b"1", b"true", b"{}"],
+)
+def test_lrs_conformance_documents_post_any_content_to_new_document(
+    api: TestClient, url: str, ctx: Any, id_param: str, body: bytes
+) -> None:
+    """desc "cannot reject a POST ... based on the contents": a new document POSTed as
+    '1', 'true' (form-typed, as supertest sends them) or {} → 204."""
+    params = ctx(**{id_param: "any-" + body.decode()})
+    ctype = "application/json" if body == b"{}" else "application/x-www-form-urlencoded"
+    answer = api.post(url, params=params, content=body, headers=_headers(**{"Content-Type": ctype}))
+    assert answer.status_code == 204, answer.text
+
+
+def test_lrs_conformance_documents_merge_is_one_level_deep(api: TestClient) -> None:
+    """desc "Document Merge only performs overwrites at one level deep" (state)."""
+    params = _state(stateId="deep")
+    assert (
+        _put(api, STATE_URL, params, {"car": {"make": "Ford", "model": "MKX"}}).status_code == 204
+    )
+    merged = api.post(STATE_URL, params=params, content=b'{"car": {"model": "MKZ"}}',
+                      headers=_headers(**{"Content-Type": "application/json"}))  # fmt: skip
+    assert merged.status_code == 204
+    assert api.get(STATE_URL, params=params, headers=_headers()).json() == {"car": {"model": "MKZ"}}
+
+
+@pytest.mark.parametrize(("url", "ctx", "id_param"), RESOURCES)
+@pytest.mark.parametrize(
+    ("posted", "ctype"),
+    [(b"abc", "application/x-www-form-urlencoded"), (b"abc", "application/octet-stream"),
+     (b'{"b": 2}', "not/json")],
+)  # fmt: skip
+def test_lrs_conformance_documents_non_json_post_onto_json_is_400(
+    api: TestClient, url: str, ctx: Any, id_param: str, posted: bytes, ctype: str
+) -> None:
+    """Comm 2.2.s8.b1 / XAPI-00278: an existing JSON document + a POST with a non-JSON type →
+    400, document unchanged."""
+    params = ctx(**{id_param: "json-doc"})
+    assert _put(api, url, params, {"a": 1}).status_code == 204
+    answer = api.post(
+        url, params=params, content=posted, headers=_headers(**{"Content-Type": ctype})
+    )
+    assert answer.status_code == 400
+    assert api.get(url, params=params, headers=_headers()).json() == {"a": 1}
+
+
+def test_lrs_conformance_documents_agent_profile_octet_then_json_post(api: TestClient) -> None:
+    """XAPI-00278 (case 2) / (case 3) / XAPI-00281: an octet-stream agent profile + JSON POST
+    → 400, bytes unchanged; a JSON POST with an unparseable body → 400, unchanged."""
+    params = _agt(profileId="octet")
+    raw = b"/ asdf / undefined"
+    assert (
+        _put(api, AGT_URL, params, raw, content_type="application/octet-stream").status_code == 204
+    )
+    answer = api.post(AGT_URL, params=params, content=b'{"a": 1}',
+                      headers=_headers(**{"Content-Type": "application/json"}))  # fmt: skip
+    assert answer.status_code == 400
+    assert api.get(AGT_URL, params=params, headers=_headers()).content == raw
+    json_params = _agt(profileId="json")
+    assert _put(api, AGT_URL, json_params, {"a": 1}).status_code == 204
+    broken = api.post(AGT_URL, params=json_params, content=b"{broken",
+                      headers=_headers(**{"Content-Type": "application/json"}))  # fmt: skip
+    assert broken.status_code == 400
+    assert api.get(AGT_URL, params=json_params, headers=_headers()).json() == {"a": 1}
+
+
+def test_lrs_conformance_documents_delete_missing_activity_profile_is_204(api: TestClient) -> None:
+    """XAPI-00291 / XAPI-00285: DELETE of an activity profile that does not exist → 204."""
+    answer = api.delete(ACT_URL, params=_act(profileId="never"), headers=_headers())
+    assert answer.status_code == 204
+
+
+@pytest.mark.parametrize(("url", "ctx", "id_param"), RESOURCES)
+def test_lrs_conformance_documents_post_with_correct_if_match_is_204(
+    api: TestClient, url: str, ctx: Any, id_param: str
+) -> None:
+    """4.1.4 "POST ... If-Match" (2.0): POST with the correct If-Match → 204, merged."""
+    params = ctx(**{id_param: "pm"})
+    etag = _put(api, url, params, {"a": 1}, version="2.0.0").headers["ETag"]
+    answer = api.post(url, params=params, content=b'{"b": 2}', headers=_headers(
+        version="2.0.0", **{"Content-Type": "application/json", "If-Match": etag}))  # fmt: skip
+    assert answer.status_code == 204
+    assert api.get(url, params=params, headers=_headers()).json() == {"a": 1, "b": 2}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a new agent-profile document PUT without If-Match/If-None-Match under 1.0.3 is "
+    "stored (204); the 1.0.3 suite's XAPI-00273 negative test expects 400. Note: "
+    "test_lrs_documents_put_get_post_delete_round_trip[agent-profile] asserts this 204",
+)
+def test_lrs_conformance_documents_agent_profile_new_put_needs_precondition(
+    api: TestClient,
+) -> None:
+    """XAPI-00273 (negative, 1.0.3): PUT of a new agent-profile doc with no precondition → 400."""
+    assert _put(api, AGT_URL, _agt(profileId="new"), {"a": 1}).status_code == 400
+
+
+_AGENT_BAD = ["not JSON", "1", "true", "undefined", '{"key": "value"}', '{"not_actor": "yup"}']
+_ACTIVITY_BAD = ["1", "true", "undefined", '{"key": "value"}']
+_BAD_PARAMS = (
+    [(STATE_URL, {"activityId": ACTIVITY, "agent": a, "stateId": "s"}) for a in _AGENT_BAD]
+    + [(STATE_URL, {"activityId": a, "agent": AGENT, "stateId": "s"}) for a in _ACTIVITY_BAD]
+    + [(STATE_URL, _state(stateId="s", registration=r)) for r in ("1", "true", "not UUID")]
+    + [(STATE_URL, {"agent": AGENT, "stateId": "s"})]
+    + [(STATE_URL, {"activityId": ACTIVITY, "stateId": "s"})]
+    + [(ACT_URL, {"activityId": a, "profileId": "p"}) for a in _ACTIVITY_BAD]
+    + [(ACT_URL, {"profileId": "p"})]
+    + [(ACT_URL, _act(profileId="p", agent=a)) for a in ("1", "true", AGENT)]
+    + [(AGT_URL, {"agent": a, "profileId": "p"}) for a in [*_AGENT_BAD, '{"name": "not Agent"}']]
+    + [(AGT_URL, {"agent": '{"mbox": "mailto:a@b.org"', "profileId": "p"})]
+    + [(AGT_URL, {"profileId": "p"})]
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("method", ["PUT", "POST", "GET", "DELETE"])
+@pytest.mark.parametrize(("url", "params"), _BAD_PARAMS)
+def test_lrs_conformance_documents_bad_parameter_values_are_400(
+    api: TestClient, method: str, url: str, params: dict[str, str]
+) -> None:
+    """State XAPI-00207..00215 / 00196..00199 / 00203, Activity Profile XAPI-00296..00299 /
+    00306 / 00307, Agent Profile XAPI-00255..00258 / 00261..00264 / XAPI-00284: a missing or
+    invalid activityId, agent or registration (or an extra agent on the activity profile) → 400
+    on PUT, POST, GET and DELETE."""
+    answer = api.request(method, url, params=params, content=b"{}",
+                         headers=_headers(**{"Content-Type": "application/json"}))  # fmt: skip
+    assert answer.status_code == 400, (method, params, answer.status_code)
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "params"),
+    [("PUT", STATE_URL, _state()), ("POST", STATE_URL, _state()),
+     ("PUT", ACT_URL, _act()), ("POST", ACT_URL, _act()),
+     ("PUT", AGT_URL, _agt()), ("POST", AGT_URL, _agt()), ("DELETE", AGT_URL, _agt())],
+)  # fmt: skip
+def test_lrs_conformance_documents_missing_document_id_is_400(
+    api: TestClient, method: str, url: str, params: dict[str, str]
+) -> None:
+    """State "PUT/POST without stateId", XAPI-00301/00302, XAPI-00265..00267: PUT/POST (and agent
+    profile DELETE) without the document id → 400."""
+    answer = api.request(method, url, params=params, content=b"{}",
+                         headers=_headers(**{"Content-Type": "application/json"}))  # fmt: skip
+    assert answer.status_code == 400, answer.text
+
+
+def test_lrs_conformance_documents_state_since_rules(api: TestClient) -> None:
+    """XAPI-00195 (two docs, since=now-1s →
+    both), "since ... not a TimeStamp" → 400, registration on POST (XAPI-00218)."""
+    assert _put(api, STATE_URL, _state(stateId="a"), {"n": 1}).status_code == 204
+    posted = api.post(STATE_URL, params=_state(stateId="b", registration=REG), content=b"{}",
+                      headers=_headers(**{"Content-Type": "application/json"}))  # fmt: skip
+    assert posted.status_code == 204
+    assert _put(api, STATE_URL, _state(stateId="b"), {"n": 2}).status_code == 204
+    recent = (datetime.now(UTC) - timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
+    assert api.get(STATE_URL, params=_state(since=recent), headers=_headers()).json() == ["a", "b"]
+    for bad in ("not a timestamp", "true"):
+        assert api.get(STATE_URL, params=_state(since=bad), headers=_headers()).status_code == 400
+        assert api.get(AGT_URL, params=_agt(since=bad), headers=_headers()).status_code == 400
+
+
+def test_lrs_conformance_documents_state_get_with_state_id_and_since(api: TestClient) -> None:
+    """State desc "GET with since": GET stateId + since (1 min ago) → 200, the document."""
+    assert _put(api, STATE_URL, _state(stateId="a"), {"n": 1}).status_code == 204
+    since = (datetime.now(UTC) - timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
+    got = api.get(STATE_URL, params=_state(stateId="a", since=since), headers=_headers())
+    assert got.status_code == 200 and got.json() == {"n": 1}

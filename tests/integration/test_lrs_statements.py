@@ -7,68 +7,31 @@ its own agents and ids, so tests do not see each other's statements except where
 
 from __future__ import annotations
 
-import base64
+import hashlib
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
+from pipelines.lrs.multipart import parse_multipart
 from schemas.normalise import content_hash
-from support import PipelineEnv, statement
+from support import statement
+from support_lrs import LENIENT_H5P, MINE_ONLY, SCHOOL_A, SCHOOL_A_2, SCHOOL_B, WRITE_ONLY
 
 pytestmark = pytest.mark.integration
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 
 
-def _auth(key: str, secret: str, version: str = "1.0.3") -> dict[str, str]:
-    token = base64.b64encode(f"{key}:{secret}".encode()).decode()
-    return {"Authorization": f"Basic {token}", "X-Experience-API-Version": version}
+def _record_session(url: str) -> Any:
+    """A warehouse session on the LRS under test (its data folder is named by the API's log)."""
+    from support_lrs import warehouse_of
 
-
-SCHOOL_A = _auth("quiz-app", "s3cret")
-SCHOOL_A_2 = _auth("quiz-app", "s3cret", "2.0.0")
-SCHOOL_B = _auth("b-reader", "b-secret")
-MINE_ONLY = _auth("a-mine", "m-secret")
-WRITE_ONLY = _auth("a-writer", "w-secret")
-OTHER_CLIENTS = [
-    {"key": "b-reader", "secret": "b-secret", "tool": "reader", "org": "school-b"},
-    {"key": "a-mine", "secret": "m-secret", "tool": "mine", "org": "default",
-     "scopes": ["statements/write", "statements/read/mine"]},
-    {"key": "a-writer", "secret": "w-secret", "tool": "writer", "org": "default",
-     "scopes": ["statements/write"]},
-]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def lrs(kafka_broker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from stream.topics import declare_pipeline_topics
-    from warehouse.client import Warehouse
-    from warehouse.settings import WarehouseSettings
-
-    env = PipelineEnv(
-        bootstrap=kafka_broker.bootstrap_servers, data_dir=tmp_path_factory.mktemp("lrs")
-    )
-    declare_pipeline_topics(env.settings()["kafka"])  # type: ignore[arg-type]
-    Warehouse(WarehouseSettings(url=env.warehouse_url)).migrate()
-    env.spawn("worker", log_name="worker", STREAM_BATCH_WITHIN_S="0.1")
-    url = env.start_api(LRS_CLIENTS=json.dumps(OTHER_CLIENTS), LRS_PAGE_LIMIT="50")
-    # The worker joins its group in a few seconds; the first POST waits for it.
-    deadline = time.monotonic() + 90
-    while True:
-        r = httpx.post(f"{url}/xAPI/statements", json=statement(0), headers=SCHOOL_A, timeout=30)
-        assert r.status_code == 200, r.text
-        got = httpx.get(f"{url}/xAPI/statements", params={"statementId": r.json()[0]},
-                        headers=SCHOOL_A, timeout=30)  # fmt: skip
-        if got.status_code == 200 or time.monotonic() > deadline:
-            break
-    yield url
-    env.stop_all()
+    return warehouse_of(url).session()
 
 
 def _post(url: str, body: Any, headers: dict[str, str] = SCHOOL_A) -> httpx.Response:
@@ -202,7 +165,7 @@ def test_lrs_statements_same_id_conflicts_and_batches_are_all_or_nothing(lrs: st
     assert _post(lrs, first).status_code == 200
     # The same statement again (another spelling of the same timestamp): no change.
     same = {**first, "timestamp": "2026-10-06T11:15:00+02:00"}
-    assert _post(lrs, same).status_code == 200
+    assert _post(lrs, same).status_code == 204
     changed = {**first, "object": {"id": "https://lms.test/other"}}
     fresh = statement(2, actor=me)
     r = _post(lrs, [fresh, changed])
@@ -260,3 +223,194 @@ def test_lrs_about_lists_versions_for_each_caller(lrs: str) -> None:
     assert "2.0.0" not in old["version"] and "1.0.3" in old["version"]
     new = httpx.get(f"{lrs}/xAPI/about").json()
     assert "2.0.0" in new["version"]
+
+
+def _multipart(statements: Any, parts: list[tuple[str, bytes]]) -> tuple[bytes, str]:
+    """A multipart/mixed request body: the statements, then one part per (content type, bytes)."""
+    boundary = "lrp-test-boundary"
+    chunks = [
+        f"--{boundary}\r\nContent-Type: application/json\r\n\r\n".encode()
+        + json.dumps(statements).encode()
+    ]
+    for content_type, data in parts:
+        sha2 = hashlib.sha256(data).hexdigest()
+        chunks.append(
+            f"--{boundary}\r\nContent-Type: {content_type}\r\nContent-Transfer-Encoding: binary"
+            f"\r\nX-Experience-API-Hash: {sha2}\r\n\r\n".encode()
+            + data
+        )
+    body = b"\r\n".join(chunks) + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/mixed; boundary={boundary}"
+
+
+def _attachment(data: bytes, content_type: str = "text/plain", **extra: Any) -> dict[str, Any]:
+    return {
+        "usageType": "https://lrp.test/attachments/work",
+        "display": {"en-US": "my work"},
+        "contentType": content_type,
+        "length": len(data),
+        "sha2": hashlib.sha256(data).hexdigest(),
+        **extra,
+    }
+
+
+def test_lrs_statements_attachments_round_trip_without_kafka(lrs: str) -> None:
+    me = _student(uuid.uuid4().hex[:8])
+    essay = "Mon essai sur les fractions ✓".encode()
+    sent = statement(1, actor=me, attachments=[_attachment(essay)])
+    body, content_type = _multipart(sent, [("text/plain", essay)])
+    r = httpx.post(f"{lrs}/xAPI/statements", content=body,
+                   headers={**SCHOOL_A, "Content-Type": content_type}, timeout=30)  # fmt: skip
+    assert r.status_code == 200, r.text
+    got = _get(lrs, statementId=sent["id"], attachments="true")
+    assert got.status_code == 200
+    assert got.headers["Content-Type"].startswith("multipart/mixed; boundary=")
+    json_part, parts = parse_multipart(got.content, got.headers["Content-Type"])
+    assert json.loads(json_part)["attachments"] == sent["attachments"]
+    assert [p.data for p in parts.values()] == [essay]
+    assert got.content.count(hashlib.sha256(essay).hexdigest().encode()) == 2
+    plain = _get(lrs, statementId=sent["id"])
+    assert plain.headers["Content-Type"] == "application/json"
+
+    by_url = statement(2, actor=me, attachments=[_attachment(b"x", fileUrl="https://f.test/x")])
+    assert _post(lrs, by_url).status_code == 200
+    missing = statement(3, actor=me, attachments=[_attachment(b"no bytes sent")])
+    r = _post(lrs, missing)
+    assert r.status_code == 400 and "attachments" in r.json()["message"]
+    wrong = statement(4, actor=me, attachments=[_attachment(b"one thing")])
+    body, content_type = _multipart(wrong, [("text/plain", b"another thing")])
+    r = httpx.post(f"{lrs}/xAPI/statements", content=body,
+                   headers={**SCHOOL_A, "Content-Type": content_type}, timeout=30)  # fmt: skip
+    assert r.status_code == 400
+    assert _get(lrs, statementId=wrong["id"]).status_code == 404
+
+
+def test_lrs_statements_signed_statement_verified(lrs: str) -> None:
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    me = _student(uuid.uuid4().hex[:8])
+    original = statement(1, actor=me)
+    token = jwt.encode(original, key, algorithm="RS256").encode()
+    signature = _attachment(
+        token,
+        "application/octet-stream",
+        usageType="http://adlnet.gov/expapi/attachments/signature",
+    )
+    signed = {**original, "attachments": [signature]}
+    body, content_type = _multipart(signed, [("application/octet-stream", token)])
+    r = httpx.post(f"{lrs}/xAPI/statements", content=body,
+                   headers={**SCHOOL_A, "Content-Type": content_type}, timeout=30)  # fmt: skip
+    assert r.status_code == 200, r.text
+
+    forged = statement(2, actor=me)
+    token = jwt.encode({**forged, "verb": {"id": VOIDED}}, key, algorithm="RS256").encode()
+    signature = _attachment(
+        token,
+        "application/octet-stream",
+        usageType="http://adlnet.gov/expapi/attachments/signature",
+    )
+    body, content_type = _multipart(
+        {**forged, "attachments": [signature]}, [("application/octet-stream", token)]
+    )
+    r = httpx.post(f"{lrs}/xAPI/statements", content=body,
+                   headers={**SCHOOL_A, "Content-Type": content_type}, timeout=30)  # fmt: skip
+    assert r.status_code == 400, r.text
+    assert _get(lrs, statementId=forged["id"]).status_code == 404
+
+
+def test_lrs_activities_and_agents_answer_what_was_seen(lrs: str) -> None:
+    tag = uuid.uuid4().hex[:8]
+    me = _student(tag)
+    activity = f"https://lms.test/activities/{tag}"
+    first = statement(
+        1, actor=me, object={"id": activity, "definition": {"name": {"en-US": "Fractions"}}}
+    )
+    lesson = "http://adlnet.gov/expapi/activities/lesson"
+    second = statement(
+        2, actor=me, object={"id": activity, "definition": {"name": {"fr-FR": "Les fractions"},
+                                                           "type": lesson}},
+    )  # fmt: skip
+    assert _post(lrs, first).status_code == 200
+    assert _post(lrs, second).status_code == 200
+    r = httpx.get(f"{lrs}/xAPI/activities", params={"activityId": activity}, headers=SCHOOL_A)
+    assert r.status_code == 200, r.text
+    assert r.json() == {
+        "objectType": "Activity",
+        "id": activity,
+        "definition": {
+            "name": {"en-US": "Fractions", "fr-FR": "Les fractions"},
+            "type": "http://adlnet.gov/expapi/activities/lesson",
+        },
+    }
+    other_school = httpx.get(f"{lrs}/xAPI/activities", params={"activityId": activity},
+                             headers=SCHOOL_B)  # fmt: skip
+    assert "definition" not in other_school.json()
+
+    person = httpx.get(f"{lrs}/xAPI/agents", params={"agent": _agent_param(me)}, headers=SCHOOL_A)
+    assert person.status_code == 200, person.text
+    assert person.json()["objectType"] == "Person"
+    assert person.json()["mbox"] == [me["mbox"].lower()]
+    bad = httpx.get(f"{lrs}/xAPI/agents", params={"agent": "{}"}, headers=SCHOOL_A)
+    assert bad.status_code == 400
+    extra = httpx.get(f"{lrs}/xAPI/activities", params={"activityId": activity, "x": "1"},
+                      headers=SCHOOL_A)  # fmt: skip
+    assert extra.status_code == 400
+
+
+def test_lrs_statements_leniency_is_per_client_and_recorded(lrs: str) -> None:
+    me = _student(uuid.uuid4().hex[:8])
+    compound = {"id": "https://h5p.test/node/7", "definition": {"interactionType": "compound"}}
+    strict = statement(1, actor=me, object=compound)
+    r = _post(lrs, strict)
+    assert r.status_code == 400 and "interactionType" in r.json()["message"]
+    lenient = statement(2, actor=me, object=compound)
+    assert _post(lrs, lenient, LENIENT_H5P).status_code == 200
+    got = _get(lrs, statementId=lenient["id"]).json()
+    assert got["object"]["definition"]["interactionType"] == "other"
+    with _record_session(lrs) as wh:
+        (repairs,) = wh.query(
+            "SELECT repairs FROM $record_db.statements WHERE id = {id:UUID}", {"id": lenient["id"]}
+        )[0]
+    assert json.loads(repairs) == [
+        {
+            "rule": "h5p-compound-interaction",
+            "path": "object.definition.interactionType",
+            "before": "compound",
+            "after": "other",
+        }
+    ]
+
+
+def test_lrs_alternate_request_syntax_and_cors(lrs: str) -> None:
+    me = _student(uuid.uuid4().hex[:8])
+    sent = statement(1, actor=me)
+    form = {
+        "statementId": sent["id"],
+        "content": json.dumps(sent),
+        "Authorization": SCHOOL_A["Authorization"],
+        "X-Experience-API-Version": "1.0.3",
+        "Content-Type": "application/json",
+    }
+    # No real headers at all: everything, credentials included, travels in the form.
+    r = httpx.post(f"{lrs}/xAPI/statements", params={"method": "PUT"}, data=form, timeout=30)
+    assert r.status_code == 204, r.text
+    assert _get(lrs, statementId=sent["id"]).json()["actor"] == me
+    query = {"agent": _agent_param(me), "limit": "1", **{k: form[k] for k in list(form)[2:4]}}
+    r = httpx.post(f"{lrs}/xAPI/statements", params={"method": "GET"}, data=query, timeout=30)
+    assert r.status_code == 200, r.text
+    assert [s["id"] for s in r.json()["statements"]] == [sent["id"]] and "more" in r.json()
+    r = httpx.post(f"{lrs}/xAPI/statements", params={"method": "PUT", "statementId": sent["id"]},
+                   data=form, timeout=30)  # fmt: skip
+    assert r.status_code == 400 and "only query parameter" in r.json()["message"]
+
+    preflight = httpx.options(
+        f"{lrs}/xAPI/statements",
+        headers={"Origin": "https://course.test", "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "authorization,x-experience-api-version"},
+    )  # fmt: skip
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] in ("*", "https://course.test")
+    plain = _get(lrs, {**SCHOOL_A, "Origin": "https://course.test"}, statementId=sent["id"])
+    assert "X-Experience-API-Consistent-Through" in plain.headers["Access-Control-Expose-Headers"]

@@ -66,6 +66,7 @@ def test_warehouse_blob_store_relative_url_resolves_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BLOB_URL")  # tests/conftest.py points it at tmp_path
     store = BlobStore(BlobSettings())  # the default, file://.data/blobs
     assert store.root == str(tmp_path.resolve() / ".data" / "blobs")
     monkeypatch.chdir("/")

@@ -2,20 +2,28 @@
 
 No Docker engine runs on the machines this project is developed and tested on, so nothing ever
 starts the docker-compose stack here. This test is what keeps it honest: docker-compose.yml,
-.env.example, the Dockerfile, .dockerignore and deploy/dagster/ are read as data (PyYAML, no
-Docker) and checked against each other and against the settings classes. The env names the app
-services receive are derived from the settings classes themselves
+.env.example, the Dockerfile, .dockerignore and deploy/ (Dagster's instance, the ClickHouse users
+and grants, the Postgres init script) are read as data (PyYAML, ElementTree, no Docker) and
+checked against each other and against the settings classes. The env names the app services
+receive are derived from the settings classes themselves
 (``model_config["env_prefix"] + field.upper()``), so renaming a settings field without updating
 the deployment fails here, naming the service, the variable and the fields that do exist.
+
+The grants are checked as a design, not as text: the LRS record (``lrp_record``, statements as
+received, with personal data) is readable by the LRS API and written by the worker, and no grant
+of Dagster's or the dashboards' users reaches it.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import shlex
 import tomllib
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -25,6 +33,7 @@ import pytest
 import yaml
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
+from sqlalchemy.engine import make_url
 
 from dagster_project.resources import ProfileSettings
 from pipelines.lrs.settings import LrsSettings
@@ -38,6 +47,8 @@ ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 DAGSTER_DEPLOY = ROOT / "deploy" / "dagster"
+CLICKHOUSE_USERS = ROOT / "deploy" / "clickhouse" / "users.d" / "lrp-users.xml"
+POSTGRES_INIT = ROOT / "deploy" / "postgres" / "init-databases.sh"
 
 # Every settings class that reads the environment of an app service: one per env prefix.
 SETTINGS_CLASSES: list[type[BaseSettings]] = [
@@ -64,7 +75,7 @@ OUR_PREFIXES = (
 INFRA_SERVICES = {"kafka", "clickhouse", "postgres"}
 APP_SERVICES = {
     "migrate",
-    "ingest-api",
+    "lrs-api",
     "worker",
     "dagster-code",
     "dagster-webserver",
@@ -74,35 +85,68 @@ EXPECTED_SERVICES = INFRA_SERVICES | APP_SERVICES
 DAGSTER_SERVICES = ("dagster-code", "dagster-webserver", "dagster-daemon")
 
 # What each app service cannot run without (beyond what the settings default to).
+# Every service that talks to ClickHouse logs in as its own user (CLICKHOUSE_USER/_PASSWORD).
+CLICKHOUSE_LOGIN = {"CLICKHOUSE_URL", "CLICKHOUSE_USER", "CLICKHOUSE_PASSWORD"}
+# What each app service cannot run without (beyond what the settings default to).
 REQUIRED_ENV: dict[str, set[str]] = {
-    "migrate": {"CLICKHOUSE_URL"},
-    "ingest-api": {
-        "CLICKHOUSE_URL",
+    "migrate": CLICKHOUSE_LOGIN | {"CLICKHOUSE_DATABASE", "CLICKHOUSE_RECORD_DATABASE"},
+    # LRSDB_URL and BLOB_URL: the defaults (an SQLite file, a local folder) live and die with
+    # the container.
+    "lrs-api": CLICKHOUSE_LOGIN
+    | {
         "KAFKA_BOOTSTRAP_SERVERS",
+        "KAFKA_WATERMARK_TOPIC",
         "PRIVACY_HMAC_KEY",
         "LRS_HOST",
         "LRS_PORT",
         "LRS_CLIENT_KEY",
         "LRS_CLIENT_SECRET",
+        "LRSDB_URL",
+        "BLOB_URL",
     },
-    "worker": {"CLICKHOUSE_URL", "KAFKA_BOOTSTRAP_SERVERS", "PRIVACY_HMAC_KEY", "STREAM_APP_ID"},
+    "worker": CLICKHOUSE_LOGIN
+    | {"KAFKA_BOOTSTRAP_SERVERS", "KAFKA_WATERMARK_TOPIC", "PRIVACY_HMAC_KEY", "STREAM_APP_ID"},
     # PROFILE_ROSTER_DIR: the settings default (.data/roster) does not exist in the image.
-    "dagster-code": {
-        "CLICKHOUSE_URL",
-        "KAFKA_BOOTSTRAP_SERVERS",
-        "PRIVACY_HMAC_KEY",
-        "PROFILE_ROSTER_DIR",
-    },
+    "dagster-code": CLICKHOUSE_LOGIN
+    | {"KAFKA_BOOTSTRAP_SERVERS", "PRIVACY_HMAC_KEY", "PROFILE_ROSTER_DIR"},
 }
 
 # Secrets: compose must refuse to start without them (${NAME:?...}); .env.example leaves them empty.
 SECRETS = {
-    "CLICKHOUSE_PASSWORD",
+    "CH_MIGRATE_PASSWORD",
+    "CH_LRS_API_PASSWORD",
+    "CH_WORKER_PASSWORD",
+    "CH_DAGSTER_PASSWORD",
+    "CH_DASHBOARDS_PASSWORD",
     "PRIVACY_HMAC_KEY",
     "LRS_CLIENT_KEY",
     "LRS_CLIENT_SECRET",
+    "PG_ADMIN_PASSWORD",
+    "PG_LRS_PASSWORD",
     "DAGSTER_POSTGRES_PASSWORD",
+    "S3_ACCESS_KEY_ID",
+    "S3_SECRET_ACCESS_KEY",
 }
+
+# Unprefixed names an app service may receive because a library reads them (not our settings).
+LIBRARY_ENV: dict[str, set[str]] = {
+    # s3fs/botocore: the attachment bucket's key pair (warehouse/blob_store.py keeps keys out of
+    # BLOB_STORAGE_OPTIONS on purpose).
+    "lrs-api": {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"},
+}
+
+# The ClickHouse user each app service logs in as (deploy/clickhouse/users.d/lrp-users.xml).
+CLICKHOUSE_USER_OF = {
+    "migrate": "migrate",
+    "lrs-api": "lrs_api",
+    "worker": "worker",
+    "dagster-code": "dagster",
+}
+# Users allowed anywhere near the LRS record: the API reads it, the worker writes it, migrate
+# owns it (and runs erasure until erasure has a user of its own).
+RECORD_USERS = {"lrs_api", "worker", "migrate"}
+# Columns of personal data that the dashboards' column grants must leave out.
+PERSONAL_COLUMNS = {"roster_users": {"email", "user_ids"}, "dead_letters": {"raw", "errors"}}
 
 # Compose variable interpolation: $$, ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?err},
 # ${VAR?err}, $VAR.
@@ -444,11 +488,10 @@ def test_compose_kafka_is_a_single_kraft_node_with_split_listeners() -> None:
 
 
 def test_compose_clickhouse_ports_limits_volume_and_healthcheck() -> None:
-    spec, env = service("clickhouse"), resolved_env("clickhouse")
+    spec = service("clickhouse")
     ports = container_ports("clickhouse")
     assert ports.get(8123) == "8123", "HTTP (clickhouse-connect) must be published on 8123"
     assert ports.get(9000) == "9000", "native TCP must be published on 9000"
-    assert {"CLICKHOUSE_DB", "CLICKHOUSE_USER", "CLICKHOUSE_PASSWORD"} <= set(env)
     nofile = spec["ulimits"]["nofile"]
     assert nofile == {"soft": 262144, "hard": 262144}
     assert any(str(v).endswith(":/var/lib/clickhouse") for v in spec.get("volumes", []))
@@ -471,7 +514,7 @@ def test_compose_app_env_names_are_settings_fields(name: str) -> None:
         if our_prefix(key):
             if why := unknown_setting(key):
                 problems.append(f"{name}: {why}")
-        elif not key.startswith("DAGSTER_"):
+        elif not key.startswith("DAGSTER_") and key not in LIBRARY_ENV.get(name, set()):
             problems.append(f"{name}: {key} is read by nothing we know of")
     assert not problems, "\n".join(problems)
 
@@ -517,7 +560,6 @@ def test_compose_roster_folder_is_mounted_where_profile_settings_look() -> None:
 
 
 def test_compose_clickhouse_url_points_at_the_clickhouse_http_port() -> None:
-    server = env_of("clickhouse")
     for name in APP_SERVICES:
         env = env_of(name)
         if "CLICKHOUSE_URL" not in env:
@@ -526,10 +568,6 @@ def test_compose_clickhouse_url_points_at_the_clickhouse_http_port() -> None:
         assert url.scheme == "http", f"{name}: {url.geturl()}"
         assert url.hostname in names_of("clickhouse"), f"{name}: {url.geturl()}"
         assert url.port == 8123 and 8123 in container_ports("clickhouse")
-        # Log in as the user the server image creates, into the database it creates.
-        assert env.get("CLICKHOUSE_USER") == server["CLICKHOUSE_USER"], name
-        assert env.get("CLICKHOUSE_PASSWORD") == server["CLICKHOUSE_PASSWORD"], name
-        assert env.get("CLICKHOUSE_DATABASE") == server["CLICKHOUSE_DB"], name
 
 
 def test_compose_kafka_bootstrap_is_the_internal_advertised_listener() -> None:
@@ -543,10 +581,10 @@ def test_compose_kafka_bootstrap_is_the_internal_advertised_listener() -> None:
         assert depends_on(name).get("kafka", {}).get("condition") == "service_healthy", name
 
 
-def test_compose_ingest_api_listens_on_all_interfaces_and_publishes_lrs_port() -> None:
-    env = resolved_env("ingest-api")
+def test_compose_lrs_api_listens_on_all_interfaces_and_publishes_lrs_port() -> None:
+    env = resolved_env("lrs-api")
     assert env["LRS_HOST"] == "0.0.0.0", "the settings default (loopback) is unreachable"
-    port, ports = int(env["LRS_PORT"]), container_ports("ingest-api")
+    port, ports = int(env["LRS_PORT"]), container_ports("lrs-api")
     assert ports.get(port), f"LRS_PORT={port} but the published container ports are {ports}"
 
 
@@ -558,10 +596,11 @@ def test_compose_worker_scales_up_to_the_partition_count() -> None:
     assert "ports" not in spec and "container_name" not in spec, "replicas would collide"
     # A worker that cannot write exits unacknowledged on purpose; the restart brings it back.
     assert spec.get("restart") in ("always", "unless-stopped", "on-failure")
-    partition_values = {
-        env_of(n)["KAFKA_PARTITIONS"] for n in APP_SERVICES if "KAFKA_PARTITIONS" in env_of(n)
-    }
-    assert len(partition_values) == 1, f"services disagree on KAFKA_PARTITIONS: {partition_values}"
+    for variable in ("KAFKA_PARTITIONS", "KAFKA_WATERMARK_TOPIC", "KAFKA_RAW_TOPIC"):
+        values = {
+            env_of(n).get(variable) for n in APP_SERVICES if "KAFKA_BOOTSTRAP_SERVERS" in env_of(n)
+        }
+        assert len(values) == 1, f"services disagree on {variable}: {values}"
 
 
 def test_compose_privacy_key_is_one_key_for_every_component() -> None:
@@ -586,7 +625,8 @@ def test_compose_depends_on_targets_exist_and_conditions_hold() -> None:
                 assert restart in ("no", "on-failure"), f"{target} is one-shot: restart {restart}"
             else:
                 assert condition == "service_started", f"{name} -> {target}: {condition}"
-    assert depends_on("ingest-api")["migrate"]["condition"] == "service_completed_successfully"
+    assert depends_on("lrs-api")["migrate"]["condition"] == "service_completed_successfully"
+    assert depends_on("lrs-api")["postgres"]["condition"] == "service_healthy"
     for target in ("kafka", "clickhouse"):
         assert depends_on("worker")[target]["condition"] == "service_healthy"
 
@@ -701,14 +741,25 @@ def test_env_example_fills_in_to_a_complete_environment() -> None:
 # ---- Dockerfile and .dockerignore --------------------------------------------------------------
 
 
-def test_dockerfile_builds_on_python_311_slim_with_the_stack_extra() -> None:
+def installed_extras() -> set[str]:
+    """The project's extras the Dockerfile installs (``pip install ".[a,b]"``)."""
+    found: set[str] = set()
+    for keyword, args in dockerfile_instructions():
+        if keyword == "RUN" and "pip install" in args:
+            for match in re.finditer(r"""["']?\.\[([A-Za-z0-9_,\s-]+)\]["']?""", args):
+                found |= {e.strip() for e in match.group(1).split(",")}
+    return found
+
+
+def test_dockerfile_builds_on_python_311_slim_with_the_stack_and_s3_extras() -> None:
     instructions = dockerfile_instructions()
     bases = [args.split()[0] for keyword, args in instructions if keyword == "FROM"]
     assert bases and all(b == "python:3.11-slim" for b in bases), f"base images: {bases}"
     installs = [
         args for keyword, args in instructions if keyword == "RUN" and "pip install" in args
     ]
-    assert any(re.search(r"""["']?\.\[stack\]["']?""", run) for run in installs), installs
+    # s3: the attachment bucket (BLOB_URL=s3://...) needs s3fs.
+    assert {"stack", "s3"} <= installed_extras(), installs
     # dagster.yaml keeps Dagster's storage in Postgres: that needs dagster-postgres.
     assert any("dagster-postgres" in run for run in installs), installs
     users = [args for keyword, args in instructions if keyword == "USER"]
@@ -762,14 +813,13 @@ def test_dagster_instance_uses_postgres_a_run_queue_and_the_default_launcher() -
         missing = set(env_names.values()) - set(env_of(name))
         assert not missing, f"{name} lacks {sorted(missing)} (read by dagster.yaml)"
         assert resolved_env(name)[env_names["hostname"]] in names_of("postgres")
-    # The database Dagster logs into is the one the postgres image creates.
-    postgres = env_of("postgres")
-    for key, image_var in (
-        ("username", "POSTGRES_USER"),
-        ("password", "POSTGRES_PASSWORD"),
-        ("db_name", "POSTGRES_DB"),
-    ):
-        assert env_of("dagster-code")[env_names[key]] == postgres[image_var], key
+    # The role and database Dagster logs into are the ones deploy/postgres/init-databases.sh
+    # creates, from the same variables handed to the postgres service.
+    postgres, script = env_of("postgres"), POSTGRES_INIT.read_text()
+    for key in ("username", "password", "db_name"):
+        variable = env_names[key]
+        assert env_of("dagster-code")[variable] == postgres.get(variable), key
+        assert f"${variable}" in script or f"${{{variable}" in script, f"init script: {variable}"
     assert instance["run_coordinator"]["class"] == "QueuedRunCoordinator"
     assert instance["run_launcher"]["class"] == "DefaultRunLauncher"
 
@@ -796,3 +846,327 @@ def test_dagster_workspace_points_at_the_code_server() -> None:
     for name in ("dagster-webserver", "dagster-daemon"):
         assert depends_on(name)["dagster-code"]["condition"] == "service_healthy", name
     assert 3000 in container_ports("dagster-webserver")
+
+
+# ---- ClickHouse users and grants (deploy/clickhouse/users.d/lrp-users.xml) ----------------------
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One privilege of one ``GRANT`` query in the users file."""
+
+    privilege: str  # upper case, e.g. "SELECT", "CREATE TABLE", "ALL"
+    columns: frozenset[str] | None  # None: every column
+    database: str  # "*" for every database
+    table: str  # "*" for every table of the database
+
+    @property
+    def target(self) -> str:
+        return f"{self.database}.{self.table}"
+
+
+_GRANT_QUERY = re.compile(r"GRANT\s+(?P<privileges>.+?)\s+ON\s+(?P<target>\S+)", re.I | re.S)
+
+
+def _split_privileges(text: str) -> list[str]:
+    """``SELECT(a, b), INSERT`` -> ``["SELECT(a, b)", "INSERT"]`` (commas in parentheses kept)."""
+    parts, depth, current = [], 0, ""
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    return [p.strip() for p in [*parts, current] if p.strip()]
+
+
+def parse_grant(query: str) -> list[Grant]:
+    match = _GRANT_QUERY.fullmatch(" ".join(query.split()))
+    assert match, f"users file: not a GRANT <privileges> ON <target> query: {query!r}"
+    assert " TO " not in f" {query.upper()} ", f"users.xml grants name no grantee: {query!r}"
+    target = match.group("target")
+    database, _, table = target.partition(".") if "." in target else ("*", "", "*")
+    grants = []
+    for item in _split_privileges(match.group("privileges")):
+        name, _, cols = item.partition("(")
+        columns = frozenset(c.strip() for c in cols.rstrip(")").split(",")) if cols else None
+        grants.append(Grant(" ".join(name.upper().split()), columns, database, table))
+    return grants
+
+
+@cache
+def clickhouse_users_xml() -> ET.Element:
+    return ET.parse(CLICKHOUSE_USERS).getroot()
+
+
+def clickhouse_users() -> dict[str, ET.Element]:
+    """The users the file defines (not the ones it removes)."""
+    users = clickhouse_users_xml().find("users")
+    assert users is not None, "users file: no <users>"
+    return {u.tag: u for u in users if u.get("remove") is None}
+
+
+def grants_of(user: str) -> list[Grant]:
+    element = clickhouse_users()[user].find("grants")
+    queries = [] if element is None else [q.text or "" for q in element.findall("query")]
+    return [g for q in queries for g in parse_grant(q)]
+
+
+def password_variable(user: str) -> str:
+    """The environment variable a user's password is read from (``from_env``)."""
+    password = clickhouse_users()[user].find("password")
+    assert password is not None and password.get("from_env"), f"{user}: password not from_env"
+    return str(password.get("from_env"))
+
+
+def analytics_db() -> str:
+    return resolved_env("migrate")["CLICKHOUSE_DATABASE"]
+
+
+def record_db() -> str:
+    return resolved_env("migrate")["CLICKHOUSE_RECORD_DATABASE"]
+
+
+def reaches(grant: Grant, database: str) -> bool:
+    """Whether ``grant`` applies to some table of ``database``."""
+    return grant.database in ("*", database)
+
+
+def test_clickhouse_users_file_is_mounted_and_owns_every_login() -> None:
+    mounts = [interpolate(str(v), deployed_variables()) for v in service("clickhouse")["volumes"]]
+    source = f"./{CLICKHOUSE_USERS.relative_to(ROOT)}"
+    mounted = [m.split(":") for m in mounts if m.startswith(source + ":")]
+    assert mounted, f"{source} is not mounted into clickhouse: {mounts}"
+    (_, target, *mode) = mounted[0]
+    assert str(PurePosixPath(target).parent) == "/etc/clickhouse-server/users.d", target
+    assert mode == ["ro"], "mount the users file read-only"
+
+    env = env_of("clickhouse")
+    # The image's entrypoint would otherwise write a users.d file of its own.
+    assert env.get("CLICKHOUSE_SKIP_USER_SETUP") == "1"
+    for image_var in ("CLICKHOUSE_USER", "CLICKHOUSE_PASSWORD", "CLICKHOUSE_DB"):
+        assert image_var not in env, f"clickhouse: {image_var} would create a second admin user"
+
+    users = clickhouse_users_xml().find("users")
+    assert users is not None
+    removed = {u.tag for u in users if u.get("remove") == "remove"}
+    assert "default" in removed, "the image's passwordless default user must be removed"
+    for user, element in clickhouse_users().items():
+        assert element.findtext("access_management", "0").strip() == "0", f"{user}: SQL admin"
+        for literal in ("password_sha256_hex", "password_double_sha1_hex", "no_password"):
+            assert element.find(literal) is None, f"{user}: a password written in the file"
+        password = element.find("password")
+        assert password is not None and not (password.text or "").strip(), f"{user}: literal"
+        variable = password_variable(user)
+        # The server reads it from its environment; compose refuses to start without it.
+        assert referenced_variables(env.get(variable, "")) == {variable: ":?"}, (
+            f"clickhouse service must pass {variable}: ${{{variable}:?...}}"
+        )
+        assert variable in SECRETS and env_example().get(variable) == "", variable
+
+
+def test_compose_app_services_log_in_as_their_own_clickhouse_user() -> None:
+    users = clickhouse_users()
+    talking = {n for n in APP_SERVICES if "CLICKHOUSE_URL" in env_of(n)}
+    assert talking == set(CLICKHOUSE_USER_OF), f"who logs in to ClickHouse: {sorted(talking)}"
+    assert len(set(CLICKHOUSE_USER_OF.values())) == len(CLICKHOUSE_USER_OF), "one user each"
+    for name, user in CLICKHOUSE_USER_OF.items():
+        env = env_of(name)
+        assert env["CLICKHOUSE_USER"] == user, f"{name} must log in as {user}"
+        assert user in users, f"{name}: no ClickHouse user {user} in {CLICKHOUSE_USERS.name}"
+        assert referenced_variables(env["CLICKHOUSE_PASSWORD"]) == {
+            password_variable(user): ":?"
+        }, f"{name}: CLICKHOUSE_PASSWORD must be ${{{password_variable(user)}:?...}}"
+        # The names the grants use are the names every service is given.
+        assert env["CLICKHOUSE_DATABASE"] == analytics_db(), name
+        assert env["CLICKHOUSE_RECORD_DATABASE"] == record_db(), name
+    assert record_db() == WarehouseSettings.model_fields["record_database"].default
+    assert analytics_db() == WarehouseSettings.model_fields["database"].default
+
+
+def test_clickhouse_grants_keep_the_lrs_record_to_the_lrs() -> None:
+    """The record (agents as received) is the LRS's: Dagster and dashboards get no grant on it."""
+    record = record_db()
+    holders = {u for u in clickhouse_users() if any(reaches(g, record) for g in grants_of(u))}
+    assert holders == RECORD_USERS, f"users with a grant reaching {record}: {sorted(holders)}"
+    for user in ("dagster", "dashboards"):
+        for grant in grants_of(user):
+            assert grant.database == analytics_db(), f"{user}: {grant} reaches beyond lrp"
+
+    # The LRS API only reads: the record, and the identity tables behind /agents.
+    lrs = grants_of("lrs_api")
+    assert {g.privilege for g in lrs} == {"SELECT"}, lrs
+    assert {g.target for g in lrs} == {
+        f"{record}.*",
+        f"{analytics_db()}.identities",
+        f"{analytics_db()}.person_keys",
+    }
+    # The worker writes both records; migrate owns both databases.
+    worker = {(g.privilege, g.target) for g in grants_of("worker")}
+    assert {("INSERT", f"{record}.*"), ("INSERT", f"{analytics_db()}.*")} <= worker
+    owner = {(g.privilege, g.target) for g in grants_of("migrate")}
+    assert {("ALL", f"{record}.*"), ("ALL", f"{analytics_db()}.*")} <= owner
+    # Nobody has a global grant.
+    for user in clickhouse_users():
+        assert all(g.database != "*" for g in grants_of(user)), f"{user}: a grant ON *.*"
+
+
+def _ddl_views() -> dict[str, set[str]]:
+    """View name -> the ``$db`` tables its definition reads, from warehouse/ddl."""
+    views: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "warehouse" / "ddl").glob("*.sql")):
+        text = re.sub(r"--[^\n]*", "", path.read_text())
+        for statement in text.split(";"):
+            match = re.search(r"CREATE\s+VIEW\s+IF\s+NOT\s+EXISTS\s+\$db\.(\w+)", statement)
+            if match:
+                body = statement[match.end() :]
+                views[match.group(1)] = set(re.findall(r"\$db\.(\w+)", body))
+    return views
+
+
+def test_clickhouse_dashboards_read_the_views_and_no_personal_data() -> None:
+    db, views = analytics_db(), _ddl_views()
+    assert views, "no views found in warehouse/ddl"
+    grants = grants_of("dashboards")
+    assert {g.privilege for g in grants} == {"SELECT"}, "dashboards are read-only"
+    granted = {g.table: g for g in grants if g.database == db}
+    assert all(g.table != "*" for g in grants), "dashboards: no whole-database grant"
+    missing = set(views) - set(granted)
+    assert not missing, f"dashboards cannot read the views {sorted(missing)}"
+    # The views are SQL SECURITY INVOKER (ClickHouse's default): their reader needs SELECT on
+    # every table they read, too.
+    underlying = set().union(*views.values()) - set(views)
+    assert underlying <= set(granted), f"views read tables not granted: {underlying - set(granted)}"
+    extra = set(granted) - set(views) - underlying
+    assert not extra, f"dashboards: grants beyond the views and their tables: {sorted(extra)}"
+    for table in ("identities", "person_keys"):
+        assert table not in granted, f"dashboards must not read {table}"
+    for table, personal in PERSONAL_COLUMNS.items():
+        if table in granted:
+            columns = granted[table].columns
+            assert columns is not None, f"dashboards: {table} must be a column grant"
+            assert not columns & personal, f"dashboards: {table} grants {columns & personal}"
+
+
+def test_clickhouse_dagster_truncates_exactly_the_tables_it_rebuilds() -> None:
+    source = (ROOT / "warehouse" / "profile_store.py").read_text()
+    rebuilt = set(re.findall(r"replace_all\(\s*\"(\w+)\"", source)) | set(
+        re.findall(r"TRUNCATE TABLE IF EXISTS \$db\.(\w+)", source)
+    )
+    assert rebuilt, "warehouse/profile_store.py: no rebuilt tables found"
+    truncated = {g.table for g in grants_of("dagster") if g.privilege == "TRUNCATE"}
+    assert truncated == rebuilt, f"TRUNCATE grants {sorted(truncated)} vs rebuilt {sorted(rebuilt)}"
+    privileges = {g.privilege for g in grants_of("dagster")}
+    assert privileges <= {"SELECT", "INSERT", "TRUNCATE", "CREATE DATABASE", "CREATE TABLE"}
+
+
+@pytest.mark.parametrize("user", ["worker", "dagster"])
+def test_clickhouse_services_that_migrate_at_start_can_run_the_preamble_only(user: str) -> None:
+    """``python -m pipelines worker`` and every Dagster run call ``Warehouse.migrate()``: with
+    nothing pending that is CREATE DATABASE IF NOT EXISTS and CREATE TABLE IF NOT EXISTS
+    schema_migrations, and ClickHouse checks a CREATE's privilege before looking for the object.
+    So exactly those two, nothing broader."""
+    client = (ROOT / "warehouse" / "client.py").read_text()
+    assert "CREATE DATABASE IF NOT EXISTS {self.db}" in client
+    assert "self.table('schema_migrations')" in client
+    db = analytics_db()
+    ddl = {
+        (g.privilege, g.target)
+        for g in grants_of(user)
+        if g.privilege.split()[0] in ("CREATE", "ALTER", "DROP", "ALL")
+    }
+    assert ddl == {("CREATE DATABASE", f"{db}.*"), ("CREATE TABLE", f"{db}.schema_migrations")}
+
+
+# ---- Postgres: one role and database per component ---------------------------------------------
+
+
+def test_postgres_init_script_is_mounted_and_creates_each_role_and_database() -> None:
+    mounts = [interpolate(str(v), deployed_variables()) for v in service("postgres")["volumes"]]
+    source = f"./{POSTGRES_INIT.relative_to(ROOT)}"
+    mounted = [m.split(":") for m in mounts if m.startswith(source + ":")]
+    assert mounted, f"{source} is not mounted into postgres: {mounts}"
+    assert str(PurePosixPath(mounted[0][1]).parent) == "/docker-entrypoint-initdb.d"
+    assert mounted[0][1].endswith(".sh") and mounted[0][2:] == ["ro"]
+
+    script, env = POSTGRES_INIT.read_text(), resolved_env("postgres")
+    needed = set(re.findall(r"\$\{(\w+):\?\}", script))
+    assert {"DAGSTER_POSTGRES_PASSWORD", "PG_LRS_PASSWORD", "PG_LRS_DB"} <= needed
+    assert needed <= set(env), f"postgres lacks {sorted(needed - set(env))} for the init script"
+    for statement in ("CREATE ROLE", "CREATE DATABASE", "OWNER", "REVOKE ALL ON DATABASE"):
+        assert statement in script, statement
+    # The superuser is neither component's role.
+    owners = {env["DAGSTER_POSTGRES_USER"], env["PG_LRS_USER"]}
+    assert env["POSTGRES_USER"] not in owners and len(owners) == 2
+    assert env["DAGSTER_POSTGRES_DB"] != env["PG_LRS_DB"]
+
+
+def test_compose_lrs_store_is_its_own_postgres_database() -> None:
+    url = make_url(resolved_env("lrs-api")["LRSDB_URL"])
+    postgres = resolved_env("postgres")
+    assert url.drivername == "postgresql+psycopg2", url.drivername
+    assert url.host in names_of("postgres") and url.port == 5432
+    assert (url.username, url.password, url.database) == (
+        postgres["PG_LRS_USER"],
+        postgres["PG_LRS_PASSWORD"],
+        postgres["PG_LRS_DB"],
+    )
+    raw = env_of("lrs-api")["LRSDB_URL"]
+    assert referenced_variables(raw).get("PG_LRS_PASSWORD") == ":?", raw
+    # Only the LRS gets the store's URL.
+    for name in APP_SERVICES - {"lrs-api"}:
+        assert "LRSDB_URL" not in env_of(name), f"{name} must not reach the LRS store"
+
+
+# ---- attachments: an S3 bucket outside compose -------------------------------------------------
+
+
+def test_compose_attachments_go_to_an_s3_bucket() -> None:
+    env, raw = resolved_env("lrs-api"), env_of("lrs-api")
+    assert urlsplit(env["BLOB_URL"]).scheme == "s3", env["BLOB_URL"]
+    assert urlsplit(env_example()["BLOB_URL"]).scheme == "s3"
+    options = json.loads(env["BLOB_STORAGE_OPTIONS"])
+    assert isinstance(options, dict)
+    assert not {"key", "secret", "token"} & set(options), "keys go in AWS_*, not the options"
+    for variable, secret in (
+        ("AWS_ACCESS_KEY_ID", "S3_ACCESS_KEY_ID"),
+        ("AWS_SECRET_ACCESS_KEY", "S3_SECRET_ACCESS_KEY"),
+    ):
+        assert referenced_variables(raw[variable]) == {secret: ":?"}, variable
+    for name in APP_SERVICES - {"lrs-api"}:
+        assert not set(env_of(name)) & LIBRARY_ENV["lrs-api"], f"{name} holds the bucket keys"
+
+
+# ---- what the image carries --------------------------------------------------------------------
+
+
+def _requirement_names(requirements: list[str]) -> set[str]:
+    return {re.split(r"[\[<>=!~;\s]", r, maxsplit=1)[0].lower() for r in requirements}
+
+
+def test_image_extras_carry_what_the_lrs_needs() -> None:
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    carried = set().union(*(_requirement_names(extras[e]) for e in installed_extras()))
+    needed = {"sqlalchemy", "psycopg2-binary", "pyjwt", "cryptography", "fsspec", "s3fs"}
+    assert needed <= carried, f"the image lacks {sorted(needed - carried)}"
+
+
+def test_dockerfile_leaves_chdb_out_of_the_image() -> None:
+    """chDB is the embedded engine (~535 MB); the image only ever talks to a server."""
+    instructions = dockerfile_instructions()
+    second_stage = max(i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM")
+    build = [args for keyword, args in instructions[:second_stage] if keyword == "RUN"]
+    install = next(i for i, run in enumerate(build) if "pip install" in run)
+    removal = [run for run in build[install:] if "pip uninstall" in run]
+    assert removal, "the build stage must pip uninstall chdb after installing the extras"
+    assert {"chdb", "chdb-core"} <= set(shlex.split(removal[0])), removal[0]
+    assert "pip check" in removal[0], "pip check proves nothing left needs what was removed"
+    copied = [
+        args
+        for keyword, args in instructions[second_stage:]
+        if keyword == "COPY" and "--from" in args
+    ]
+    assert any("/opt/venv" in c for c in copied), "the runtime stage copies the built venv"

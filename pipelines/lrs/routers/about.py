@@ -13,7 +13,7 @@ router = APIRouter()
 _VERSIONS_1_0 = ["1.0.0", "1.0.1", "1.0.2", "1.0.3"]
 
 
-@router.get("/xAPI/about")
+@router.api_route("/xAPI/about", methods=["GET", "HEAD"])
 async def about(request: Request) -> Response:
     """The versions this LRS speaks. Unauthenticated, and the version header is optional here.
 

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from pipelines.lrs.auth import Client, require
 from pipelines.lrs.context import LrsContext, lrs_context
 from pipelines.lrs.errors import VERSION_HEADER, ApiError, version_of
-from pipelines.lrs.intake import accept, read_json
+from pipelines.lrs.intake import accept, read_statements
 from pipelines.lrs.reads import consistent_through, get_statements
 
 router = APIRouter(prefix="/xAPI/statements")
@@ -24,7 +24,13 @@ Context = Annotated[LrsContext, Depends(lrs_context)]
 @router.post("")
 async def post_statements(request: Request, client: Writer, ctx: Context) -> Response:
     version = version_of(request)
-    ids = await accept(ctx, client, await read_json(request, ctx.settings.max_body_bytes))
+    data, parts = await read_statements(request, ctx.settings.max_body_bytes)
+    ids, anything_new = await accept(ctx, client, data, parts=parts, version=version)
+    if not anything_new:
+        # Every statement was already stored with this content: nothing changed (Comm §2.1.2).
+        # 204, as for a PUT of a stored statement; retries still see success, and the ADL
+        # conformance suite accepts only 204 or 409 here.
+        return Response(status_code=204, headers={VERSION_HEADER: version})
     return JSONResponse(ids, headers={VERSION_HEADER: version})
 
 
@@ -39,15 +45,15 @@ async def put_statement(
         canonical = str(uuid.UUID(statementId))
     except ValueError:
         raise ApiError(400, "invalid_parameter", "statementId: not a UUID") from None
-    data = await read_json(request, ctx.settings.max_body_bytes)
+    data, parts = await read_statements(request, ctx.settings.max_body_bytes)
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_statement", "PUT takes one statement object")
-    await accept(ctx, client, data, statement_id=canonical)
+    await accept(ctx, client, data, statement_id=canonical, parts=parts, version=version)
     return Response(status_code=204, headers={VERSION_HEADER: version})
 
 
 @router.api_route("", methods=["GET", "HEAD"])
-async def read_statements(request: Request, client: Reader, ctx: Context) -> Response:
+async def get_or_head_statements(request: Request, client: Reader, ctx: Context) -> Response:
     try:
         version = version_of(request)
         body, headers = await get_statements(
@@ -57,6 +63,7 @@ async def read_statements(request: Request, client: Reader, ctx: Context) -> Res
         exc.headers["X-Experience-API-Consistent-Through"] = await consistent_through(ctx)
         raise
     headers[VERSION_HEADER] = version
+    media_type = headers.pop("Content-Type")
     if request.method == "HEAD":
-        return Response(status_code=200, headers=headers, media_type="application/json")
-    return Response(body, headers=headers, media_type="application/json")
+        return Response(status_code=200, headers=headers, media_type=media_type)
+    return Response(body, headers=headers, media_type=media_type)
