@@ -11,6 +11,7 @@ All SQL of the project lives in this package, with bound parameters for values.
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import os
 import threading
@@ -59,17 +60,24 @@ class _EmbeddedEngine:
     """Turn-taking access to one chDB folder, shared by all threads of this process.
 
     Nested sessions in one process reuse the open client (chDB refuses a second open of the
-    same folder in-process too); the file lock is held only while the outermost session runs.
+    same folder in-process too). After the outermost session ends, the client is kept open for
+    up to ``hold_s`` so that back-to-back sessions (an API answering GETs, a worker writing
+    batch after batch) do not pay the reopen (~50-150 ms) each time, but it is released at once
+    when another process is waiting: waiters hold a shared lock on ``<folder>.want`` while they
+    wait, and a background thread of the holder checks for it every few milliseconds.
     """
 
-    def __init__(self, path: Path, timeout_s: float) -> None:
+    def __init__(self, path: Path, timeout_s: float, hold_s: float = 0.0) -> None:
         self.path = path
         self.timeout_s = timeout_s
+        self.hold_s = hold_s
         self._thread_lock = threading.RLock()
         self._depth = 0
         self._client: Client | None = None
         self._lock_fd: int | None = None
         self._released_at = float("-inf")
+        self._last_used = 0.0
+        self._reaper: threading.Thread | None = None
 
     def _take_file_lock(self) -> None:
         # Fairness: other processes poll for the lock every few ms, so a process that just
@@ -80,19 +88,24 @@ class _EmbeddedEngine:
             time.sleep(_TURN_GAP_S - since_release)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(str(self.path) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        want = os.open(str(self.path) + ".want", os.O_RDWR | os.O_CREAT, 0o600)
         deadline = time.monotonic() + self.timeout_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                self._lock_fd = fd
-                return
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    os.close(fd)
-                    raise WarehouseBusy(
-                        f"embedded warehouse {self.path} busy for {self.timeout_s:.0f}s"
-                    ) from None
-                time.sleep(_POLL_S)
+        try:
+            fcntl.flock(want, fcntl.LOCK_SH)  # "I am waiting": a holder lets go when it sees it
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    self._lock_fd = fd
+                    return
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        os.close(fd)
+                        raise WarehouseBusy(
+                            f"embedded warehouse {self.path} busy for {self.timeout_s:.0f}s"
+                        ) from None
+                    time.sleep(_POLL_S)
+        finally:
+            os.close(want)  # closing drops the shared lock
 
     def _drop_file_lock(self) -> None:
         if self._lock_fd is not None:
@@ -101,12 +114,54 @@ class _EmbeddedEngine:
             self._lock_fd = None
             self._released_at = time.monotonic()
 
+    def _someone_waits(self) -> bool:
+        want = os.open(str(self.path) + ".want", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(want, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(want)
+        return False
+
+    def _release(self) -> None:
+        """Close the client and give the folder back (the thread lock is held)."""
+        try:
+            if self._client is not None:
+                self._client.close()
+        finally:
+            self._client = None
+            self._drop_file_lock()
+
+    def _reap(self) -> None:
+        """Background: release a held client when idle past ``hold_s`` or someone waits."""
+        while True:
+            time.sleep(_POLL_S)
+            with self._thread_lock:
+                if self._client is None:
+                    self._reaper = None
+                    return
+                if self._depth > 0:
+                    continue
+                idle = time.monotonic() - self._last_used
+                if idle >= self.hold_s or self._someone_waits():
+                    self._release()
+                    self._reaper = None
+                    return
+
+    def close(self) -> None:
+        """Release a held client now (process exit)."""
+        with self._thread_lock:
+            if self._depth == 0 and self._client is not None:
+                self._release()
+
     @contextmanager
     def client(self) -> Iterator[Client]:
         if not self._thread_lock.acquire(timeout=self.timeout_s):
             raise WarehouseBusy(f"embedded warehouse {self.path} busy in this process")
         try:
-            if self._depth == 0:
+            if self._client is None:
+                _release_others(self)  # chDB serves one folder per process at a time
                 self._take_file_lock()
                 try:
                     self._client = clickhouse_connect.get_client(dsn=f"chdb://{self.path}")
@@ -115,17 +170,19 @@ class _EmbeddedEngine:
                     raise
             self._depth += 1
             try:
-                assert self._client is not None
                 yield self._client
             finally:
                 self._depth -= 1
                 if self._depth == 0:
-                    try:
-                        if self._client is not None:
-                            self._client.close()
-                    finally:
-                        self._client = None
-                        self._drop_file_lock()
+                    if self.hold_s <= 0:
+                        self._release()
+                    else:
+                        self._last_used = time.monotonic()
+                        if self._reaper is None:
+                            self._reaper = threading.Thread(
+                                target=self._reap, name="chdb-release", daemon=True
+                            )
+                            self._reaper.start()
         finally:
             self._thread_lock.release()
 
@@ -134,12 +191,32 @@ _engines: dict[Path, _EmbeddedEngine] = {}
 _engines_lock = threading.Lock()
 
 
-def _engine_for(path: Path, timeout_s: float) -> _EmbeddedEngine:
+def _engine_for(path: Path, timeout_s: float, hold_s: float) -> _EmbeddedEngine:
     with _engines_lock:
         engine = _engines.get(path)
         if engine is None:
-            engine = _engines[path] = _EmbeddedEngine(path, timeout_s)
+            engine = _engines[path] = _EmbeddedEngine(path, timeout_s, hold_s)
         return engine
+
+
+def _release_others(engine: _EmbeddedEngine) -> None:
+    """Close the idle, held clients of other folders before ``engine`` opens its own."""
+    with _engines_lock:
+        others = [e for e in _engines.values() if e is not engine]
+    for other in others:
+        if other._client is not None and other._thread_lock.acquire(timeout=1.0):
+            try:
+                if other._depth == 0 and other._client is not None:
+                    other._release()
+            finally:
+                other._thread_lock.release()
+
+
+@atexit.register
+def _release_held_engines() -> None:
+    """A client held open past its session is closed at exit, not left to chDB's teardown."""
+    for engine in list(_engines.values()):
+        engine.close()
 
 
 class Warehouse:
@@ -159,7 +236,9 @@ class Warehouse:
     def session(self) -> Iterator[WarehouseSession]:
         """A short turn on the warehouse; keep the body small in embedded mode."""
         if self.embedded_path is not None:
-            engine = _engine_for(self.embedded_path, self.settings.lock_timeout_s)
+            engine = _engine_for(
+                self.embedded_path, self.settings.lock_timeout_s, self.settings.hold_s
+            )
             with engine.client() as client:
                 yield WarehouseSession(client, self.settings)
             return
@@ -181,6 +260,11 @@ class Warehouse:
             return wh.migrate()
 
     def close(self) -> None:
+        """Close the server client, or give back an embedded folder held open after a session."""
+        if self.embedded_path is not None:
+            engine = _engines.get(self.embedded_path)
+            if engine is not None:
+                engine.close()
         if self._server_client is not None:
             self._server_client.close()
             self._server_client = None

@@ -5,6 +5,8 @@ Like the statement reads, every query is confined to one organisation.
 
 from __future__ import annotations
 
+import orjson
+
 from warehouse.client import Warehouse
 
 
@@ -24,6 +26,22 @@ class RecordStore:
                 {"org": org, "id": activity_id},
             )
         return [r[0] for r in rows]
+
+    def merged_definitions(self, org: str, activity_ids: list[str]) -> dict[str, list[dict]]:
+        """The definitions (parsed, oldest first) of several activities, by activity id."""
+        if not activity_ids:
+            return {}
+        with self.warehouse.session() as wh:
+            rows = wh.query(
+                "SELECT activity_id, definition FROM $record_db.activity_definitions FINAL "
+                "WHERE org = {org:String} AND activity_id IN {ids:Array(String)} "
+                "ORDER BY activity_id, stored, statement_id",
+                {"org": org, "ids": activity_ids},
+            )
+        found: dict[str, list[dict]] = {}
+        for activity_id, definition in rows:
+            found.setdefault(activity_id, []).append(orjson.loads(definition))
+        return found
 
     def activity_known(self, org: str, activity_id: str) -> bool:
         """Whether any statement of the organisation mentions the activity."""

@@ -25,6 +25,9 @@ class WarehouseSettings(BaseSettings):
     password: SecretStr = SecretStr("")
     # Embedded mode: how long a process waits for its turn on the chDB folder before giving up.
     lock_timeout_s: float = 120.0
+    # Embedded mode: how long a process keeps chDB open after a session while nobody else waits
+    # (a waiting process gets it within milliseconds); 0 closes after every session.
+    hold_s: float = 1.0
     # A ClickHouse cluster name turns on Replicated/Distributed DDL in migrations (production).
     cluster: str = ""
 

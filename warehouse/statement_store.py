@@ -18,6 +18,8 @@ from typing import Any
 from warehouse.client import Warehouse
 
 _RECORD = "$record_db.statements"
+# How many StatementRef hops a filter follows (a chain of corrections of corrections).
+_REF_DEPTH = 8
 
 
 @dataclass(frozen=True)
@@ -134,14 +136,21 @@ class StatementStore:
             f"id NOT IN (SELECT voided_target FROM {_RECORD} "
             "WHERE org = {org:String} AND voided_target IS NOT NULL)",
         ]
+        hits = ""
         if match:
             # Comm §2.1.3: a statement that targets a matching statement (StatementRef, e.g. a
-            # voiding statement) is returned too, whatever its own verb and activity.
-            matched = " AND ".join(match)
-            where.append(
-                f"(({matched}) OR (object_type = 'StatementRef' AND object_id IN "
-                f"(SELECT toString(id) FROM {_RECORD} WHERE org = {{org:String}} AND {matched})))"
+            # voiding statement) is returned too, whatever its own verb and activity, and so is
+            # one that targets that one ("this rule applies recursively"): a recursive CTE,
+            # bounded in depth because ids are the tools' own and may refer in a circle.
+            hits = (
+                f"WITH RECURSIVE hits AS (SELECT toString(id) AS sid, 0 AS depth FROM {_RECORD} "
+                f"WHERE org = {{org:String}} AND {' AND '.join(match)} "
+                f"UNION ALL SELECT toString(r.id) AS sid, hits.depth + 1 AS depth "
+                f"FROM {_RECORD} AS r INNER JOIN hits ON r.object_id = hits.sid "
+                f"WHERE r.org = {{org:String}} AND r.object_type = 'StatementRef' "
+                f"AND hits.depth < {_REF_DEPTH}) "
             )
+            where.append("toString(id) IN (SELECT sid FROM hits)")
         if f.since is not None:
             where.append("stored > {since:DateTime64(6, 'UTC')}")
             params["since"] = f.since
@@ -162,7 +171,7 @@ class StatementStore:
         order = "ASC" if f.ascending else "DESC"
         # No FINAL: a redelivered duplicate is the same row (same sort key, same JSON), so
         # LIMIT 1 BY id drops it at a fraction of FINAL's cost on a reversed read.
-        sql = (
+        sql = hits + (
             f"SELECT toString(id), toUnixTimestamp64Micro(stored), statement FROM {_RECORD} "
             f"WHERE {' AND '.join(where)} "
             f"ORDER BY stored {order}, id {order} LIMIT 1 BY id LIMIT {{limit:UInt32}}"

@@ -22,6 +22,7 @@ from pipelines.lrs.auth import Client
 from pipelines.lrs.context import LrsContext
 from pipelines.lrs.errors import ApiError
 from pipelines.lrs.multipart import build_multipart
+from schemas.entities import merge_definitions
 from schemas.normalise import format_timestamp
 from schemas.query import (
     QueryError,
@@ -31,6 +32,7 @@ from schemas.query import (
     format_statement,
     parse_accept_language,
     parse_statement_query,
+    statement_activities,
 )
 from warehouse.statement_store import StatementFilter, StoredStatement
 
@@ -120,7 +122,8 @@ async def _get_json(
             if found is None:
                 raise ApiError(404, "not_found", "no such statement")
             headers["Last-Modified"] = _http_date(found.stored_us)
-            return _one(found, query, languages), headers
+            definitions = await _definitions(ctx, client, [found], query)
+            return _render(found, query, languages, definitions), headers
         after, bound = position if position is not None else (None, int(time.time() * 1e6))
         page = await asyncio.to_thread(
             ctx.statements.query, _filter(query, client, mine, after, bound)
@@ -139,9 +142,10 @@ async def _get_json(
         more = f"{MORE_PATH}?more={quote(encode_cursor(query, (last.stored_us, last.id), bound))}"
     if rows:
         headers["Last-Modified"] = _http_date(max(r.stored_us for r in rows))
+    definitions = await _definitions(ctx, client, rows, query)
     body = (
         b'{"statements":['
-        + b",".join(_render(r, query, languages) for r in rows)
+        + b",".join(_render(r, query, languages, definitions) for r in rows)
         + b'],"more":'
         + orjson.dumps(more)
         + b"}"
@@ -174,11 +178,27 @@ def _filter(
     )
 
 
-def _render(row: StoredStatement, query: StatementQuery, languages: list[str]) -> bytes:
+async def _definitions(
+    ctx: LrsContext, client: Client, rows: list[StoredStatement], query: StatementQuery
+) -> dict[str, dict[str, Any]]:
+    """For ``format=canonical``: the LRS's merged definition of every activity on the page
+    (Comm §2.1.3: Activities "populated with the canonical definition")."""
+    if query.format != "canonical" or not rows:
+        return {}
+    ids = sorted({a["id"] for r in rows for a in statement_activities(orjson.loads(r.statement))})
+    found = await asyncio.to_thread(ctx.records.merged_definitions, client.org, ids)
+    return {activity_id: merge_definitions(defs) for activity_id, defs in found.items()}
+
+
+def _render(
+    row: StoredStatement,
+    query: StatementQuery,
+    languages: list[str],
+    definitions: dict[str, dict[str, Any]],
+) -> bytes:
     if query.format == "exact":
         return row.statement.encode()
-    return orjson.dumps(format_statement(orjson.loads(row.statement), query.format, languages))
-
-
-def _one(row: StoredStatement, query: StatementQuery, languages: list[str]) -> bytes:
-    return _render(row, query, languages)
+    shown = format_statement(
+        orjson.loads(row.statement), query.format, languages, definitions=definitions
+    )
+    return orjson.dumps(shown)

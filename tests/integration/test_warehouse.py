@@ -94,6 +94,9 @@ def test_without_turn_taking_a_second_process_is_refused(tmp_path: Path) -> None
             cwd=PROJECT_ROOT,
         )
     assert held.returncode != 0
+    # Peers that wait through the lock get a held folder within milliseconds; a process outside
+    # that protocol (this raw probe) needs it closed.
+    wh.close()
     released = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT
     )

@@ -37,6 +37,7 @@ from sqlalchemy.engine import make_url
 
 from dagster_project.resources import ProfileSettings
 from pipelines.lrs.settings import LrsSettings
+from pipelines.stack import ENV_PREFIXES
 from stream.settings import KafkaSettings, PrivacySettings, StreamSettings
 from warehouse.blob_store import BlobSettings
 from warehouse.settings import LrsStoreSettings, WarehouseSettings
@@ -61,16 +62,7 @@ SETTINGS_CLASSES: list[type[BaseSettings]] = [
     BlobSettings,  # BLOB_
     ProfileSettings,  # PROFILE_
 ]
-OUR_PREFIXES = (
-    "CLICKHOUSE_",
-    "KAFKA_",
-    "STREAM_",
-    "PRIVACY_",
-    "LRS_",
-    "LRSDB_",
-    "BLOB_",
-    "PROFILE_",
-)
+OUR_PREFIXES = ENV_PREFIXES
 
 INFRA_SERVICES = {"kafka", "clickhouse", "postgres"}
 APP_SERVICES = {

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pipelines.lrs.auth import Client, require
 from pipelines.lrs.errors import VERSION_HEADER, ApiError, version_of
+from pipelines.lrs.intake import read_body
 from schemas.documents import (
     DEFAULT_CONTENT_TYPE,
     RESOURCES,
@@ -70,15 +71,7 @@ async def _body(request: Request) -> bytes:
     """The request body, or 413 past the LRS's size limit (*Comm* §3.2)."""
     lrs = getattr(request.app.state, "lrs", None)
     max_bytes = lrs.settings.max_body_bytes if lrs is not None else _DEFAULT_MAX_BODY
-    declared = request.headers.get("Content-Length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise ApiError(413, "payload_too_large", f"document over {max_bytes} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > max_bytes:
-            raise ApiError(413, "payload_too_large", f"document over {max_bytes} bytes")
-    return bytes(body)
+    return await read_body(request, max_bytes)
 
 
 async def _call(fn: Callable[..., _T], *args: Any) -> _T:
