@@ -133,7 +133,7 @@ class Rejected:
         r = self.record
         headers = [
             ("lrp-reason", self.reason.value.encode()),
-            ("lrp-errors", orjson.dumps(self.errors)),
+            ("lrp-errors", orjson.dumps(bounded_errors(self.errors))),
             ("lrp-tool", r.tool.encode()),
             ("lrp-source-topic", r.topic.encode()),
             ("lrp-source-partition", str(r.partition).encode()),
@@ -145,6 +145,27 @@ class Rejected:
 
 
 Outcome = Accepted | Rejected
+
+HEADER_ERRORS = 20
+"""Errors listed in a dead letter's ``lrp-errors`` header (the warehouse row keeps all)."""
+_HEADER_MESSAGE_CHARS = 300
+
+
+def bounded_errors(errors: list[FieldError]) -> list[FieldError]:
+    """The first errors, cut short, and a count of the rest: a statement with 20,000 invalid
+    entries must not make a 2 MB header that the broker refuses (which would halt the worker on
+    that record forever)."""
+    shown: list[FieldError] = [
+        {
+            "field": e["field"][:_HEADER_MESSAGE_CHARS],
+            "message": e["message"][:_HEADER_MESSAGE_CHARS],
+        }
+        for e in errors[:HEADER_ERRORS]
+    ]
+    if len(errors) > HEADER_ERRORS:
+        more = len(errors) - HEADER_ERRORS
+        shown.append({"field": ROOT_FIELD, "message": f"and {more} more errors (see dead_letters)"})
+    return shown
 
 
 def process_record(record: Record, *, hmac_key: bytes, max_bytes: int) -> Outcome:

@@ -170,3 +170,39 @@ def test_warehouse_outage_makes_the_worker_exit_unacked_and_a_restart_stores_onc
     wait_for(lambda: drained(pipeline), 90, "the restarted worker to drain")
     counts = warehouse_counts(pipeline.warehouse_url)
     assert counts["statements"] == counts["distinct_statements"] == len(first) + len(later)
+
+
+def test_records_whose_shape_once_halted_the_worker_are_stored_or_dead_lettered(
+    pipeline: PipelineEnv,
+) -> None:
+    """Two records from the hostile probe (issue 13), each of which made the worker exit, be
+    restarted, get the same batch back and exit again: one statement with 20,000 invalid
+    contextActivities (its error header passed the broker's record limit) and 120 valid ones
+    whose Kafka timestamps fall in 120 months (one insert over more than 100 partitions)."""
+    many_errors = statement(1)
+    many_errors["context"] = {"contextActivities": {"other": [{"id": "x"}] * 20_000}}
+    _produce(pipeline, [orjson.dumps(many_errors)])
+    producer = KafkaProducer(bootstrap_servers=pipeline.bootstrap, acks="all", linger_ms=20)
+    headers = [("lrp-tool", b"replay"), ("lrp-source", b"kafka")]
+    months = [statement(100 + n) for n in range(120)]
+    for n, value in enumerate(months):
+        at = datetime(2010 + n // 12, n % 12 + 1, 15, tzinfo=UTC)
+        producer.send(pipeline.raw_topic, value=orjson.dumps(value), key=b"k",
+                      headers=headers, timestamp_ms=int(at.timestamp() * 1000))  # fmt: skip
+    producer.flush()
+    producer.close()
+    pipeline.spawn("worker", log_name="worker", STREAM_BATCH_SIZE="500", STREAM_BATCH_WITHIN_S="2")
+    wait_for(lambda: drained(pipeline), 120, "the worker to get past both records")
+
+    with Warehouse(WarehouseSettings(url=pipeline.warehouse_url)).session() as wh:
+        assert wh.counts()["statements"] == 120
+        (letter,) = wh.dead_letters()
+    assert letter["reason"] == "invalid_statement"
+    assert len(orjson.loads(letter["errors"])) >= 20_000  # the warehouse keeps every error
+    consumer = KafkaConsumer(pipeline.dlq_topic, bootstrap_servers=pipeline.bootstrap,
+                             auto_offset_reset="earliest", consumer_timeout_ms=10_000)  # fmt: skip
+    (message,) = [m for m, _ in zip(consumer, range(1), strict=False)]
+    consumer.close()
+    header = dict(message.headers)["lrp-errors"]
+    assert len(header) < 16_000 and b"more errors" in header
+    assert "exiting without acknowledging" not in pipeline.log("worker")

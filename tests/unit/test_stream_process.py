@@ -6,7 +6,15 @@ import orjson
 import pytest
 
 from schemas.deadletter import DeadLetterReason
-from stream.process import Accepted, Record, Rejected, process_record, settle_batch
+from stream.process import (
+    HEADER_ERRORS,
+    Accepted,
+    Record,
+    Rejected,
+    bounded_errors,
+    process_record,
+    settle_batch,
+)
 from support import statement
 from warehouse.tables import STATEMENT_COLUMNS
 
@@ -213,3 +221,13 @@ def test_an_oversized_dead_letter_is_cut_for_kafka_but_kept_whole_for_the_wareho
     assert dict(big.headers(2000))["lrp-truncated"] == b"5000"
     assert "lrp-truncated" not in dict(big.headers())
     assert big.row()[-1] == b"x" * 5000
+
+
+def test_stream_process_dead_letter_error_header_is_bounded() -> None:
+    errors = [{"field": f"context.contextActivities.other.{n}.id", "message": "x" * 1000}
+              for n in range(20_000)]  # fmt: skip
+    shown = bounded_errors(errors)
+    assert len(shown) == HEADER_ERRORS + 1
+    assert shown[-1]["message"] == f"and {20_000 - HEADER_ERRORS} more errors (see dead_letters)"
+    assert all(len(e["message"]) <= 300 for e in shown)
+    assert bounded_errors(errors[:3]) == [{**e, "message": "x" * 300} for e in errors[:3]]
