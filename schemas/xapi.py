@@ -640,9 +640,41 @@ _INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
 
 def _parse_int(text: str) -> int | float:
     """Integers beyond 64 bits become floats: the spec asks for float precision, and neither
-    orjson nor ClickHouse can carry a larger integer (one would crash the pipeline instead)."""
+    orjson nor ClickHouse can carry a larger integer (one would crash the pipeline instead).
+    One beyond even a float's range is refused: no store could keep it as sent."""
     value = int(text)
-    return value if _INT64_MIN <= value <= _UINT64_MAX else float(value)
+    if _INT64_MIN <= value <= _UINT64_MAX:
+        return value
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"the number {text[:20]}… is beyond a 64-bit float's range") from None
+
+
+def _parse_float(text: str) -> float:
+    """``1e400`` is valid JSON but not a float: refused rather than stored as infinity (which
+    JSON cannot write back, so it would come back as ``null``)."""
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {text[:20]} is beyond a 64-bit float's range")
+    return value
+
+
+MAX_DEPTH: Final = 100
+"""Deepest nesting of objects and arrays accepted. A statement needs about ten; extensions may
+go deeper, but hundreds of levels only exhaust recursion further down the pipeline."""
+
+
+def _check_depth(value: Any) -> None:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels")
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
 
 
 def loads_json(raw: bytes | str) -> Any:
@@ -653,11 +685,18 @@ def loads_json(raw: bytes | str) -> Any:
     small and correctness at the edge matters more.
 
     Raises:
-        ValueError: malformed JSON (``json.JSONDecodeError``) or :class:`DuplicateKeyError`.
+        ValueError: malformed JSON (``json.JSONDecodeError``), :class:`DuplicateKeyError`, a
+            number beyond a float's range, or nesting deeper than :data:`MAX_DEPTH`.
     """
-    return json.loads(
-        raw,
-        object_pairs_hook=_pairs_without_duplicates,
-        parse_constant=_reject_constant,
-        parse_int=_parse_int,
-    )
+    try:
+        value = json.loads(
+            raw,
+            object_pairs_hook=_pairs_without_duplicates,
+            parse_constant=_reject_constant,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+        )
+    except RecursionError:
+        raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
+    _check_depth(value)
+    return value

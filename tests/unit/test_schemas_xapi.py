@@ -676,3 +676,26 @@ def test_schemas_vocab_known_values() -> None:
     verbs = _constants(Verbs)
     aliases = {"VIDEO_COMPLETED"}
     assert len({v for k, v in verbs.items() if k not in aliases}) == len(verbs) - len(aliases)
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        (b'{"a": 1' + b"0" * 309 + b"}", "beyond a 64-bit float's range"),
+        (b'{"a": 1e400}', "beyond a 64-bit float's range"),
+        (b'{"a": -1e400}', "beyond a 64-bit float's range"),
+        (b'{"a":' + b'{"b":' * 700 + b"1" + b"}" * 701, "nested deeper than 100"),
+        (b"[" * 5000 + b"]" * 5000, "nested deeper than 100"),
+    ],
+)
+def test_schemas_loads_json_refuses_what_no_store_can_keep(raw: bytes, fragment: str) -> None:
+    """Found by the hostile probe (issue 13): these gave 500s, or a null where 1e400 was sent."""
+    with pytest.raises(ValueError, match=fragment):
+        loads_json(raw)
+
+
+def test_schemas_loads_json_keeps_large_but_representable_numbers() -> None:
+    assert loads_json(b'{"a": 1e300, "b": 12345678901234567890123}') == {
+        "a": 1e300,
+        "b": 1.2345678901234568e22,
+    }
