@@ -17,7 +17,7 @@ Three jobs with three different notions of "the same statement":
 import hashlib
 import re
 from datetime import UTC, datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, Decimal, localcontext
 from typing import Any, Final
 
 import orjson
@@ -174,13 +174,17 @@ def canonical_duration(value: str) -> str:
     years, months, weeks, days, hours, minutes, secs = (
         Decimal(part) if part else Decimal(0) for part in match.groups()
     )
-    seconds = (hours * 3600 + minutes * 60 + secs).quantize(_CENTISECOND, rounding=ROUND_DOWN)
-    date = "".join(
-        f"{_decimal_text(amount)}{unit}"
-        for amount, unit in ((years, "Y"), (months, "M"), (weeks, "W"), (days, "D"))
-        if amount
-    )
-    time = f"T{_decimal_text(seconds)}S" if seconds or not date else ""
+    # Exact arithmetic whatever the size: the default 28-digit context cannot quantize a
+    # 30-digit count of seconds (InvalidOperation), and a valid statement must never fail here.
+    with localcontext() as exact:
+        exact.prec = max(28, len(value) + 4)
+        seconds = (hours * 3600 + minutes * 60 + secs).quantize(_CENTISECOND, rounding=ROUND_DOWN)
+        date = "".join(
+            f"{_decimal_text(amount)}{unit}"
+            for amount, unit in ((years, "Y"), (months, "M"), (weeks, "W"), (days, "D"))
+            if amount
+        )
+        time = f"T{_decimal_text(seconds)}S" if seconds or not date else ""
     return f"P{date}{time}"
 
 

@@ -414,3 +414,12 @@ def test_lrs_alternate_request_syntax_and_cors(lrs: str) -> None:
     assert preflight.headers["Access-Control-Allow-Origin"] in ("*", "https://course.test")
     plain = _get(lrs, {**SCHOOL_A, "Origin": "https://course.test"}, statementId=sent["id"])
     assert "X-Experience-API-Consistent-Through" in plain.headers["Access-Control-Expose-Headers"]
+
+
+def test_lrs_statements_what_the_edge_accepts_the_worker_stores(lrs: str) -> None:
+    """Issue 13 probe: a 30-digit duration got 200 and then died in the worker."""
+    me = _student(uuid.uuid4().hex[:8])
+    long_one = statement(1, actor=me, result={"duration": "PT" + "9" * 30 + "S"})
+    assert _post(lrs, long_one).status_code == 200
+    got = _get(lrs, statementId=long_one["id"])
+    assert got.status_code == 200 and got.json()["result"] == long_one["result"]

@@ -314,3 +314,11 @@ def test_schemas_format_timestamp_requires_aware_datetime() -> None:
         statement_stamp(stmt(), stored=datetime(2024, 5, 1), authority=None, default_id="x")
     eastern = datetime(2024, 5, 1, 6, 0, tzinfo=timezone(timedelta(hours=-4)))
     assert format_timestamp(eastern) == "2024-05-01T10:00:00.000Z"
+
+
+def test_schemas_normalise_huge_durations_compare_exactly() -> None:
+    """The probe's PT999…9S (30 digits) raised InvalidOperation in the worker after a 200."""
+    huge = "PT" + "9" * 30 + "S"
+    assert canonical_duration(huge) == huge
+    assert canonical_duration("PT" + "9" * 30 + ".999S") == "PT" + "9" * 30 + ".99S"
+    assert canonical_duration("P" + "9" * 40 + "Y") == "P" + "9" * 40 + "Y"
