@@ -91,8 +91,11 @@ IFI_FIELDS: Final = ("mbox", "mbox_sha1sum", "openid", "account")
 # Formats. Each check raises ValueError with a message that reads after "<field>: ".
 # --------------------------------------------------------------------------------------------
 
-_IRI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")
-_MAILTO_RE = re.compile(r"^mailto:[^@\s]+@[^@\s]+$", re.IGNORECASE)
+# RFC 3987: no whitespace and no control characters (C0, DEL, C1) anywhere in an IRI.
+_IRI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s\x00-\x1f\x7f-\x9f]+$")
+_MAILTO_RE = re.compile(
+    r"^mailto:[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+$", re.IGNORECASE
+)
 _SHA1_RE = re.compile(r"^[0-9a-fA-F]{40}$")
 _SHA2_RE = re.compile(r"^(?:[0-9a-fA-F]{56}|[0-9a-fA-F]{64}|[0-9a-fA-F]{96}|[0-9a-fA-F]{128})$")
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")

@@ -699,3 +699,20 @@ def test_schemas_loads_json_keeps_large_but_representable_numbers() -> None:
         "a": 1e300,
         "b": 1.2345678901234568e22,
     }
+
+
+@pytest.mark.parametrize("control", ["\x00", "\x1f", "\x7f", "\x85"])
+def test_schemas_iri_refuses_control_characters(control: str) -> None:
+    """Issue 13 probe: a NUL inside an IRI was accepted."""
+    stmt = {
+        "actor": {"mbox": "mailto:a@b.test"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+        "object": {"id": f"https://a.test/{control}x"},
+    }
+    with pytest.raises(ValidationError) as info:
+        parse_statement(stmt)
+    assert "object.id" in _fields(info.value)
+    with pytest.raises(ValidationError) as info:
+        parse_statement({**stmt, "object": {"id": "https://a.test/1"},
+                         "actor": {"mbox": f"mailto:a{control}@b.test"}})  # fmt: skip
+    assert "actor.mbox" in _fields(info.value)
