@@ -36,6 +36,12 @@ OTHER_CLIENTS = [
 
 
 _WAREHOUSES: dict[str, str] = {}
+_ENVS: dict[str, PipelineEnv] = {}
+
+
+def api_log(url: str) -> str:
+    """The log of the API process serving ``url``."""
+    return _ENVS[url].log("api")
 
 
 def warehouse_of(url: str) -> Any:
@@ -66,6 +72,7 @@ def start_lrs(bootstrap: str, data_dir: Any) -> tuple[str, PipelineEnv]:
                         headers=SCHOOL_A, timeout=30)  # fmt: skip
         if got.status_code == 200:
             _WAREHOUSES[url] = env.warehouse_url
+            _ENVS[url] = env
             return url, env
         if time.monotonic() > deadline:
             raise TimeoutError(f"the LRS did not store a statement within 90 s: {got.text}")

@@ -18,6 +18,7 @@ import structlog
 from aiokafka.errors import MessageSizeTooLargeError
 from fastapi import Request
 from pydantic import ValidationError
+from starlette.requests import ClientDisconnect
 
 from pipelines.lrs.auth import Client
 from pipelines.lrs.context import LrsContext
@@ -41,10 +42,17 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise ApiError(413, "payload_too_large", f"body over {max_bytes} bytes")
     body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > max_bytes:
-            raise ApiError(413, "payload_too_large", f"body over {max_bytes} bytes")
+    try:
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > max_bytes:
+                raise ApiError(413, "payload_too_large", f"body over {max_bytes} bytes")
+    except ClientDisconnect:
+        # One line, not a traceback: a client that hangs up mid-body must not flood the log.
+        log.info("client disconnected mid-body", path=request.url.path, received=len(body))
+        raise ApiError(
+            400, "client_disconnected", "the body ended before it was complete"
+        ) from None
     return bytes(body)
 
 

@@ -423,3 +423,26 @@ def test_lrs_statements_what_the_edge_accepts_the_worker_stores(lrs: str) -> Non
     assert _post(lrs, long_one).status_code == 200
     got = _get(lrs, statementId=long_one["id"])
     assert got.status_code == 200 and got.json()["result"] == long_one["result"]
+
+
+def test_lrs_statements_client_hanging_up_mid_body_is_one_log_line(lrs: str) -> None:
+    """Issue 13 probe: every disconnect mid-body wrote a ~60-line traceback."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from support_lrs import api_log
+
+    where = urlsplit(lrs)
+    before = api_log(lrs)
+    for _ in range(3):
+        with socket.create_connection((where.hostname, where.port)) as conn:
+            conn.sendall(
+                b"POST /xAPI/statements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + f"Authorization: {SCHOOL_A['Authorization']}\r\n".encode()
+                + b'X-Experience-API-Version: 1.0.3\r\nContent-Length: 100000\r\n\r\n{"actor":'
+            )
+    time.sleep(1.0)
+    after = api_log(lrs)[len(before) :]
+    assert after.count("client disconnected mid-body") == 3, after[-2000:]
+    assert "Traceback" not in after
+    assert _get(lrs, statementId=str(uuid.uuid4())).status_code == 404  # still serving
