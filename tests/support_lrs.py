@@ -63,7 +63,9 @@ def start_lrs(bootstrap: str, data_dir: Any) -> tuple[str, PipelineEnv]:
     declare_pipeline_topics(env.settings()["kafka"])  # type: ignore[arg-type]
     Warehouse(WarehouseSettings(url=env.warehouse_url)).migrate()
     env.spawn("worker", log_name="worker", STREAM_BATCH_WITHIN_S="0.1")
-    url = env.start_api(LRS_CLIENTS=json.dumps(OTHER_CLIENTS), LRS_PAGE_LIMIT="50")
+    url = env.start_api(
+        LRS_CLIENTS=json.dumps(OTHER_CLIENTS), LRS_PAGE_LIMIT="50", LRS_BODY_TIMEOUT_S="3"
+    )
     deadline = time.monotonic() + 90
     while True:  # the worker joins its group in a few seconds; until then reads miss
         r = httpx.post(f"{url}/xAPI/statements", json=statement(0), headers=SCHOOL_A, timeout=30)

@@ -36,8 +36,23 @@ from schemas.xapi import is_negative_zero_offset, loads_json, parse_statements
 log = structlog.get_logger(__name__)
 
 
-async def read_body(request: Request, max_bytes: int) -> bytes:
-    """The raw request body, or 413 as soon as it passes ``max_bytes``."""
+async def read_body(request: Request, max_bytes: int, timeout_s: float | None = None) -> bytes:
+    """The raw request body, or 413 as soon as it passes ``max_bytes``, or 408 if it has not all
+    arrived within ``timeout_s`` (the app's ``LRS_BODY_TIMEOUT_S`` by default)."""
+    if timeout_s is None:
+        lrs = getattr(request.app.state, "lrs", None)
+        timeout_s = lrs.settings.body_timeout_s if lrs is not None else 30.0
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _read_body(request, max_bytes)
+    except TimeoutError:
+        log.info("body too slow", path=request.url.path, timeout_s=timeout_s)
+        raise ApiError(
+            408, "request_timeout", f"the body did not arrive within {timeout_s:.0f} s"
+        ) from None
+
+
+async def _read_body(request: Request, max_bytes: int) -> bytes:
     declared = request.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise ApiError(413, "payload_too_large", f"body over {max_bytes} bytes")

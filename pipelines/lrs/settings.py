@@ -51,6 +51,13 @@ class LrsSettings(BaseSettings):
     max_body_bytes: int = 20_000_000
     max_batch: int = 10_000
     produce_timeout_s: float = 10.0
+    # The request line and headers together; more is refused before any of it is kept.
+    max_header_bytes: int = 64 * 1024
+    # A body must arrive within this (a slow client cannot hold a request open forever).
+    body_timeout_s: float = 30.0
+    keep_alive_s: int = 5
+    # Connections beyond this get 503 at once, so the API keeps answering the others.
+    max_connections: int = 1000
     # Read-your-writes: how long a POST waits for the worker to store its statements before
     # answering (0 answers as soon as Kafka has them).
     read_your_writes_s: float = 5.0

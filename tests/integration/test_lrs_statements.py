@@ -446,3 +446,26 @@ def test_lrs_statements_client_hanging_up_mid_body_is_one_log_line(lrs: str) -> 
     assert after.count("client disconnected mid-body") == 3, after[-2000:]
     assert "Traceback" not in after
     assert _get(lrs, statementId=str(uuid.uuid4())).status_code == 404  # still serving
+
+
+def test_lrs_statements_huge_headers_and_slow_bodies_are_cut_off(lrs: str) -> None:
+    """Issue 13 probe: a 20 MB header was read whole, and slow clients were held open forever."""
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(lrs)
+    with socket.create_connection((where.hostname, where.port), timeout=10) as conn:
+        conn.sendall(b"GET /xAPI/about HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 1_000_000)
+        answer = conn.recv(200)
+    assert answer.startswith(b"HTTP/1.1 4"), answer  # refused long before a megabyte
+    started = time.monotonic()
+    with socket.create_connection((where.hostname, where.port), timeout=10) as conn:
+        conn.sendall(
+            b"POST /xAPI/statements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Authorization: {SCHOOL_A['Authorization']}\r\n".encode()
+            + b"X-Experience-API-Version: 1.0.3\r\nContent-Length: 1000\r\n\r\n{"
+        )
+        answer = conn.recv(200)  # the API gives up on the body (LRS_BODY_TIMEOUT_S=3 here)
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert time.monotonic() - started < 8
+    assert httpx.get(f"{lrs}/xAPI/about", timeout=10).status_code == 200
