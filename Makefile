@@ -49,7 +49,7 @@ format: install ## apply ruff's formatting and fixes
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-up: install kafka-jars ## start broker + worker + ingest API in the background (xAPI at http://127.0.0.1:8080/xAPI/)
+up: install kafka-jars ## start broker + worker + LRS API in the background (xAPI at http://127.0.0.1:8080/xAPI/)
 	$(PY) -m pipelines up --detach
 
 down: ## stop what `make up` started

@@ -1,7 +1,7 @@
 """``python -m pipelines <command>``: every runnable entry point of the project.
 
 Commands:
-  api        run the ingest API (uvicorn) with LRS_/KAFKA_/PRIVACY_ settings
+  api        run the LRS API (uvicorn) with LRS_/KAFKA_/PRIVACY_ settings
   worker     run the Faust stream worker (migrates and declares topics first)
   migrate    apply pending warehouse migrations and declare the Kafka topics
   up         start broker + worker + API and stay in the foreground (``--detach`` to background)

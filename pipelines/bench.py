@@ -546,7 +546,7 @@ class Bench:
         from warehouse.client import Warehouse
         from warehouse.settings import WarehouseSettings
 
-        if self.api is not None:  # the ingest API is done: one process less on two cores
+        if self.api is not None:  # the LRS API is done: one process less on two cores
             self.api.stop()
         rows = self.opts.get_rows
         folder = (self.root / "get").resolve()
@@ -724,7 +724,7 @@ class Bench:
             nonlocal url
             url = self.start_api()
 
-        self.phase("   starting the ingest API", api)
+        self.phase("   starting the LRS API", api)
         if url:
             self.phase("f. end to end: single POSTs at 20/s → stored", lambda: self.end_to_end(url))
         self.stop_worker()

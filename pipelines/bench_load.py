@@ -178,7 +178,7 @@ def sync_send_latencies(bootstrap: str, topic: str, base: Sequence[Item]) -> lis
 def post_ok(http: Any, body: bytes) -> int:
     response = http.post("/xAPI/statements", content=body)
     if response.status_code != 200:
-        raise RuntimeError(f"ingest API answered {response.status_code}: {response.text[:300]}")
+        raise RuntimeError(f"LRS API answered {response.status_code}: {response.text[:300]}")
     return len(response.json())
 
 

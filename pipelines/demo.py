@@ -1,6 +1,6 @@
 """``make demo``: the whole pipeline end to end on the embedded default, in one command.
 
-Starts a Kafka broker, the Faust worker and the ingest API; simulates a small school (roster +
+Starts a Kafka broker, the Faust worker and the LRS API; simulates a small school (roster +
 a month of events from six tools, some over HTTP, some straight to Kafka, a few invalid); waits
 until every accepted statement is in the warehouse; materialises the Dagster assets in-process;
 prints one student's conversation card with its evidence, writes it as an HTML page to open, and
@@ -195,7 +195,7 @@ def run_demo(data_dir: Path, seed: int = 7) -> int:
     stack = Stack(data_dir, api_port=api_port, extra_env=extra)
     ledger = Ledger()
     try:
-        with console.status("starting Kafka broker, worker and ingest API…"):
+        with console.status("starting Kafka broker, worker and LRS API…"):
             stack.start()
         assert stack.broker is not None
         console.print(

@@ -9,7 +9,7 @@ Generates, with no network and no randomness beyond ``random.Random`` seeded fro
 * a time-ordered stream of xAPI statements from six tools (LMS, quiz app, video player, reading
   app, forum, teacher check-in app), shaped by per-student personae so that every dimension of the
   teacher profile (design.md, "The profile") has something true to find, plus a handful of
-  deliberately invalid events that the ingest API must answer with 400 or the worker must
+  deliberately invalid events that the LRS API must answer with 400 or the worker must
   dead-letter.
 
 Everything is a pure function of :class:`SimConfig`: the same seed gives byte-identical payloads
@@ -518,7 +518,7 @@ class SimEvent:
     """One event as a tool sends it.
 
     Attributes:
-        channel: "http" (POST to the ingest API) or "kafka" (produce to the raw topic).
+        channel: "http" (POST to the LRS API) or "kafka" (produce to the raw topic).
         tool: the emitting tool ("lms", "quiz", "video", "reader", "forum", "checkin").
         payload: the body exactly as sent (an xAPI statement serialised with orjson when valid).
         valid: False for the deliberately invalid events.

@@ -1,4 +1,4 @@
-"""The local stack: one Kafka broker, the Faust worker(s) and the ingest API, on one machine.
+"""The local stack: one Kafka broker, the Faust worker(s) and the LRS API, on one machine.
 
 Used by ``make up``/``make down``, by ``make demo`` and by the integration tests, so the three
 run exactly the same wiring. Children get their settings through the environment (the same

@@ -128,7 +128,7 @@ def statement_stamp(
     ``id`` is set to ``default_id`` only when missing (a producer's id is its idempotency key);
     ``stored`` is always overwritten; ``authority`` is overwritten when given (the tool's client
     agent, from its credentials); ``timestamp`` defaults to ``stored``; ``version`` defaults to
-    1.0.0. The ingest API passes ``default_timestamp=False`` so the worker can still tell a
+    1.0.0. The LRS API passes ``default_timestamp=False`` so the worker can still tell a
     statement sent without a timestamp (its comparison form must not include one).
 
     Raises:

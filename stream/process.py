@@ -1,6 +1,6 @@
 """Turn one Kafka record into a warehouse row or a dead letter. Pure: no I/O.
 
-The worker calls this for every record of a batch; the edge (ingest API) has already validated
+The worker calls this for every record of a batch; the edge (LRS API) has already validated
 HTTP traffic, but direct Kafka producers and replays have not, so validation happens again here.
 """
 
@@ -224,7 +224,7 @@ def _process(record: Record, *, hmac_key: bytes, max_bytes: int) -> Outcome:
 
     normalised = normalise(statement)
     if record.source == "http" and "stored" in normalised:
-        # The ingest API stamped `stored` from its clock.
+        # The LRS API stamped `stored` from its clock.
         stored = parse_instant(normalised["stored"])
     else:
         # Direct producers are not trusted to set it (§2.4.8): `stored` is the record's

@@ -64,7 +64,7 @@ DEV_HMAC_KEY = "dev-only-pseudonym-key-change-me"
 class PrivacySettings(BaseSettings):
     """The key behind pseudonymous actor keys (env prefix ``PRIVACY_``).
 
-    The same key must be used by every component that computes actor keys (ingest API, worker,
+    The same key must be used by every component that computes actor keys (LRS API, worker,
     Dagster identity resolution). The default is for the embedded demo only.
     """
 

@@ -95,7 +95,7 @@ class PipelineEnv:
         return proc
 
     def start_api(self, **env: str) -> str:
-        """Start the ingest API with the test client ``API_HEADERS`` authenticates as; returns
+        """Start the LRS API with the test client ``API_HEADERS`` authenticates as; returns
         its base URL once it answers."""
         from pipelines.stack import wait_http
 

@@ -1,6 +1,6 @@
 """The simulator is deterministic, realistic enough for the profile, and honest about defects.
 
-Each test states one property the rest of the pipeline (ingest API, worker, roster import,
+Each test states one property the rest of the pipeline (LRS API, worker, roster import,
 profile assets, demo) relies on: reproducible payloads, a OneRoster 1.1 bundle with exact headers
 and referential integrity, every tool and channel present, and invalid events that really are
 invalid for the reason they carry.
