@@ -32,7 +32,7 @@ from typing import Any, Final, Literal, NamedTuple
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from schemas.errors import format_errors
+from schemas.errors import FieldProblem, format_errors
 from schemas.pseudonym import canonical_ifi
 from schemas.xapi import IRI, Agent, loads_json, parse_timestamp
 
@@ -107,12 +107,8 @@ RESOURCES: Final[Mapping[DocumentKind, Resource]] = {
 }
 
 
-class InvalidParameter(ValueError):
+class InvalidParameter(FieldProblem):
     """A query parameter is missing, unknown, repeated or malformed: 400 naming it."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
 
 
 class InvalidDocument(ValueError):

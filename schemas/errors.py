@@ -44,6 +44,25 @@ _MESSAGES: Final[dict[str, str]] = {
 }
 
 
+class FieldProblem(ValueError):
+    """A refusal that names where the problem is: ``str()`` reads ``"<field>: <message>"``, the
+    form of every 400 message. The query, document, multipart and signature errors are these.
+
+    Attributes:
+        field: where the problem is (a parameter, a header, a dotted statement path).
+        message: what is wrong there, worded to read after ``"<field>: "``.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+    def to_error(self) -> FieldError:
+        """The ``{"field", "message"}`` item used in every 400 body."""
+        return FieldError(field=self.field, message=self.message)
+
+
 def _path(loc: Iterable[int | str], extra: str = "") -> str:
     # Discriminated-union tags ("@Agent") are pydantic's, not JSON names: drop them.
     parts = [str(part) for part in loc if not (isinstance(part, str) and part.startswith("@"))]

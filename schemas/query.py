@@ -72,7 +72,7 @@ from pydantic import (
 )
 
 from schemas._walk import agent_slots, json_copy
-from schemas.errors import FieldError, format_errors, summarise
+from schemas.errors import FieldProblem, format_errors, summarise
 from schemas.pseudonym import canonical_ifi
 from schemas.xapi import IFI_FIELDS, IRI, UUID, Agent, Group, loads_json, parse_timestamp
 
@@ -121,22 +121,13 @@ SINGLE_COMPANIONS: Final = frozenset({"attachments", "format"})
 _BY_LOWER: Final = {name.lower(): name for name in PARAMETERS}
 
 
-class QueryError(ValueError):
+class QueryError(FieldProblem):
     """A GET Statements request the LRS must answer with ``400 Bad Request``.
 
     Attributes:
         field: the parameter at fault (its spelling as received), or ``"more"`` for a bad cursor.
         message: what is wrong, worded to read after ``"<field>: "``.
     """
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-    def to_error(self) -> FieldError:
-        """The ``{"field", "message"}`` item used in every 400 body (see :mod:`schemas.errors`)."""
-        return FieldError(field=self.field, message=self.message)
 
 
 # --------------------------------------------------------------------------------------------

@@ -43,17 +43,6 @@ class RecordStore:
             found.setdefault(activity_id, []).append(orjson.loads(definition))
         return found
 
-    def activity_known(self, org: str, activity_id: str) -> bool:
-        """Whether any statement of the organisation mentions the activity."""
-        with self.warehouse.session() as wh:
-            return bool(
-                wh.scalar(
-                    "SELECT count() > 0 FROM $record_db.statements "
-                    "WHERE org = {org:String} AND has(related_activity_ids, {id:String})",
-                    {"org": org, "id": activity_id},
-                )
-            )
-
     def person_identities(self, org: str, actor_key: str) -> list[tuple[str, str, str]]:
         """(ifi type, ifi value, name) of everyone the person behind ``actor_key`` is known as.
 

@@ -179,14 +179,3 @@ class StatementStore:
         with self.warehouse.session() as wh:
             rows = wh.query(sql, params)
         return [StoredStatement(r[0], int(r[1]), r[2]) for r in rows]
-
-    def latest_stored_us(self, org: str) -> int:
-        """The newest ``stored`` of an organisation (µs), 0 when it has none."""
-        with self.warehouse.session() as wh:
-            return wh.scalar(
-                (
-                    f"SELECT toUnixTimestamp64Micro(max(stored)) FROM {_RECORD} "
-                    "WHERE org = {org:String}"
-                ),
-                {"org": org},
-            )

@@ -81,11 +81,6 @@ def parse_json(body: bytes) -> Any:
         raise ApiError(400, "malformed_json", "body is nested too deeply") from None
 
 
-async def read_json(request: Request, max_bytes: int) -> Any:
-    """The request body parsed strictly (duplicate keys rejected), or 400/413."""
-    return parse_json(await read_body(request, max_bytes))
-
-
 async def read_statements(request: Request, max_bytes: int) -> tuple[Any, dict[str, Part]]:
     """The statement(s) of a POST/PUT and their attachment parts: ``application/json``, or
     ``multipart/mixed`` with the statements first and one part per attachment (Comm §1.5.2)."""

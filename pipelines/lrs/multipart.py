@@ -30,6 +30,8 @@ from typing import Any
 
 import structlog
 
+from schemas.errors import FieldProblem
+
 log = structlog.get_logger(__name__)
 
 HASH_HEADER = "X-Experience-API-Hash"
@@ -51,7 +53,7 @@ _SAFE_MEDIA_TYPE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-
 _HEADERS = BytesHeaderParser(policy=policy.HTTP)
 
 
-class MultipartError(ValueError):
+class MultipartError(FieldProblem):
     """A multipart body or its attachments break Comm §1.5.2: the route answers ``400``.
 
     Attributes:
@@ -59,11 +61,6 @@ class MultipartError(ValueError):
             ``0.attachments.1.sha2``.
         message: what is wrong there.
     """
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,8 +77,8 @@ async def get_statements(
 ) -> tuple[bytes, dict[str, str]]:
     """The answer body and headers of a GET /statements: JSON, or ``multipart/mixed`` with the
     attachments' bytes when ``attachments=true`` (Comm §2.1.3)."""
-    query, _ = parse_request(ctx, params)
-    body, headers = await _get_json(ctx, client, params, accept_language)
+    query, position = parse_request(ctx, params)
+    body, headers = await _get_json(ctx, client, query, position, accept_language)
     if query.attachments:
         body, headers["Content-Type"] = await _with_attachments(ctx, body)
     else:
@@ -103,10 +103,13 @@ async def _with_attachments(ctx: LrsContext, body: bytes) -> tuple[bytes, str]:
 
 
 async def _get_json(
-    ctx: LrsContext, client: Client, params: list[tuple[str, str]], accept_language: str | None
+    ctx: LrsContext,
+    client: Client,
+    query: StatementQuery,
+    position: Any,
+    accept_language: str | None,
 ) -> tuple[bytes, dict[str, str]]:
     """The JSON answer and headers of a GET /statements."""
-    query, position = parse_request(ctx, params)
     languages = parse_accept_language(accept_language)
     headers = {"X-Experience-API-Consistent-Through": await consistent_through(ctx)}
     mine = _mine_only(client)

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from pydantic import ValidationError
 
 from pipelines.lrs.multipart import Part
+from schemas.errors import FieldProblem
 from schemas.normalise import content_hash
 from schemas.xapi import loads_json, parse_statement
 
@@ -41,18 +42,13 @@ ALGORITHMS: Final = ("RS256", "RS384", "RS512")
 _JWS = jwt.PyJWS(algorithms=list(ALGORITHMS))
 
 
-class SignatureError(ValueError):
+class SignatureError(FieldProblem):
     """A signed statement's signature is malformed (Data §2.6): the route answers ``400``.
 
     Attributes:
         field: where the problem is, e.g. ``attachments.0`` or ``0.attachments.0.contentType``.
         message: what is wrong there.
     """
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
