@@ -101,3 +101,27 @@ def test_without_turn_taking_a_second_process_is_refused(tmp_path: Path) -> None
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT
     )
     assert released.returncode == 0, released.stderr[-2000:]
+
+
+def test_a_held_warehouse_is_handed_to_a_waiting_process(tmp_path: Path) -> None:
+    """A process keeps chDB open after its session (hold_s), but a process that waits for the
+    folder gets it without sitting out the hold: here the hold is 60 s and the waiter gives up
+    after 10, so it succeeds only if the holder lets go when it sees it waiting."""
+    url = f"chdb://{tmp_path / 'chdb'}"
+    holder = Warehouse(WarehouseSettings(url=url, hold_s=60))
+    holder.migrate()  # a session ends; the folder stays held for up to 60 s
+    waiter = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            from warehouse.client import Warehouse
+            from warehouse.settings import WarehouseSettings
+            wh = Warehouse(WarehouseSettings(url={url!r}, lock_timeout_s=10, hold_s=0))
+            with wh.session() as s:
+                print("got it", s.ping())
+        """)],
+        capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT,
+    )  # fmt: skip
+    assert waiter.returncode == 0, waiter.stderr[-2000:]
+    assert "got it True" in waiter.stdout
+    with holder.session() as s:  # and the holder takes its turn again afterwards
+        assert s.ping()
+    holder.close()
