@@ -49,18 +49,29 @@ def _cmd_api(_: argparse.Namespace) -> int:
 
 
 def _declare_topics() -> list[str]:
-    """Create the raw and dead-letter topics (auto-creation is off on our brokers)."""
-    from stream.settings import KafkaSettings
+    """Create the raw and dead-letter topics (auto-creation is off on our brokers) and, when
+    their passwords are set, the LRS API's and the worker's principals with their ACLs."""
+    from stream.access import Principal, ensure_pipeline_access
+    from stream.settings import AccessSettings, KafkaSettings, StreamSettings
     from stream.topics import declare_pipeline_topics
 
-    return declare_pipeline_topics(KafkaSettings())
+    kafka, access = KafkaSettings(), AccessSettings()
+    created = declare_pipeline_topics(kafka)
+    if access.lrs_password.get_secret_value() and access.worker_password.get_secret_value():
+        ensure_pipeline_access(
+            kafka, kafka,
+            lrs=Principal(access.lrs_username, access.lrs_password.get_secret_value()),
+            worker=Principal(access.worker_username, access.worker_password.get_secret_value()),
+            app_id=StreamSettings().app_id,
+        )  # fmt: skip
+    return created
 
 
 def _cmd_worker(_: argparse.Namespace) -> int:
     from warehouse.client import Warehouse
 
+    # Topics are declared by `migrate` (the admin principal): the worker's own may not create.
     Warehouse().migrate()
-    _declare_topics()
     from stream.app import app
 
     sys.argv = [sys.argv[0], "worker", "--without-web", "--loglevel", "info"]
@@ -239,9 +250,10 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--seed", type=int, default=7)
     sim.add_argument("--out", type=Path, default=DEFAULT_DATA / "sim")
     sim.set_defaults(func=_cmd_simulate)
-    from pipelines import clients
+    from pipelines import clients, producers
 
     clients.register(sub)
+    producers.register(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -196,6 +196,12 @@ class Bench:
         return str(self.broker.bootstrap_servers)
 
     @property
+    def admin(self) -> Any:
+        """KafkaSettings of the broker's super user: the benchmark's producers and children
+        all run as it (ACL checks cost the same for every principal)."""
+        return self.broker.kafka_settings()
+
+    @property
     def raw_topic(self) -> str:
         return f"raw-{self.suffix}"
 
@@ -228,6 +234,8 @@ class Bench:
         return isolated_env(
             bootstrap=self.bootstrap, warehouse_url=self.warehouse_url, raw_topic=self.raw_topic,
             dlq_topic=self.dlq_topic, app_id=self.worker_group, hmac_key=HMAC_KEY,
+            kafka_user=self.admin.username,
+            kafka_password=self.admin.password.get_secret_value(),
             partitions=PARTITIONS, **extra,
         )  # fmt: skip
 
@@ -267,7 +275,7 @@ class Bench:
         self.broker = KafkaBroker(self.root / "kafka", port=0, controller_port=0)
         self.broker.start()
         ensure_topics(
-            self.bootstrap,
+            self.admin,
             {self.raw_topic: PARTITIONS, self.dlq_topic: 1, self.produce_topic: PARTITIONS},
         )
         self.warehouse().migrate()  # the pipeline's database (the worker would do it too)
@@ -287,13 +295,13 @@ class Bench:
 
         items = expand(self.base, self.n, "produce")
         payload_bytes = sum(len(p) for _, p in items)
-        producer = KafkaProducer(**bulk_producer_config(self.bootstrap))
+        producer = KafkaProducer(**bulk_producer_config(self.admin))
         try:
             producer.partitions_for(self.produce_topic)  # metadata + connection, untimed
             seconds = produce(producer, self.produce_topic, items)
         finally:
             producer.close()
-        written = total_end_offset(self.bootstrap, self.produce_topic)
+        written = total_end_offset(self.admin, self.produce_topic)
         if written < self.n:
             raise RuntimeError(f"only {written} of {self.n} produced messages are in the topic")
         codec = compression()
@@ -318,7 +326,7 @@ class Bench:
                 note="uncompressed statement bytes",
             )
         )
-        latencies = sync_send_latencies(self.bootstrap, self.produce_topic, self.base)
+        latencies = sync_send_latencies(self.admin, self.produce_topic, self.base)
         self.add(_latency("kafka_send_p50", "raw Kafka send().get() p50", latencies, 50, "limit"))
         self.add(_latency("kafka_send_p99", "raw Kafka send().get() p99", latencies, 99, "limit"))
         _say(self.measures, "kafka_produce_rate", "kafka_produce_mb", "kafka_send_p50")
@@ -428,13 +436,13 @@ class Bench:
         from stream.topics import topic_end_offsets
 
         items = expand(self.base, self.n, "drain")
-        producer = KafkaProducer(**bulk_producer_config(self.bootstrap))
+        producer = KafkaProducer(**bulk_producer_config(self.admin))
         try:
             produce(producer, self.raw_topic, items)
         finally:
             producer.close()
         del items
-        ends = topic_end_offsets(self.bootstrap, self.raw_topic)
+        ends = topic_end_offsets(self.admin, self.raw_topic)
         if (written := sum(ends.values())) < self.n:
             raise RuntimeError(f"only {written} of {self.n} messages reached the raw topic")
 
@@ -501,7 +509,7 @@ class Bench:
         from stream.topics import group_committed_offsets
 
         try:
-            done = group_committed_offsets(self.bootstrap, self.worker_group, self.raw_topic)
+            done = group_committed_offsets(self.admin, self.worker_group, self.raw_topic)
         except KafkaError:  # the group coordinator is still starting
             return False
         return all(done.get(p, 0) >= end for p, end in ends.items())
@@ -541,7 +549,6 @@ class Bench:
 
     def get_latency(self) -> None:
         """g. The LRS record filled with generated statements, then GETs timed over HTTP."""
-        from stream.settings import KafkaSettings
         from stream.topics import declare_pipeline_topics
         from warehouse.client import Warehouse
         from warehouse.settings import WarehouseSettings
@@ -569,8 +576,7 @@ class Bench:
         store = bench_get.store_timings(warehouse, fill.samples, self.opts.store_plan, bound_us)
         http = bench_get.Timings()
         try:
-            kafka = KafkaSettings(
-                bootstrap_servers=self.bootstrap,
+            kafka = self.broker.kafka_settings(
                 raw_topic=f"{self.raw_topic}-get",
                 dlq_topic=f"{self.dlq_topic}-get",
                 partitions=PARTITIONS,

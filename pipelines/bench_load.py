@@ -16,9 +16,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:
+    from stream.settings import KafkaSettings
 
 SYNC_SENDS = 300
 
@@ -130,9 +133,9 @@ def compression() -> str | None:
     return "lz4" if has_lz4() else None
 
 
-def bulk_producer_config(bootstrap: str) -> dict[str, Any]:
+def bulk_producer_config(kafka: KafkaSettings) -> dict[str, Any]:
     return {
-        "bootstrap_servers": bootstrap,
+        **kafka.client(),
         "acks": "all",
         "linger_ms": 20,
         "batch_size": 256 * 1024,
@@ -157,12 +160,12 @@ def produce(producer: Any, topic: str, items: Sequence[Item]) -> float:
     return seconds
 
 
-def sync_send_latencies(bootstrap: str, topic: str, base: Sequence[Item]) -> list[float]:
+def sync_send_latencies(kafka: KafkaSettings, topic: str, base: Sequence[Item]) -> list[float]:
     """Milliseconds of ``send().get()`` with linger 0, acks=all: one acknowledged message."""
     from kafka import KafkaProducer
 
     items = expand(base, SYNC_SENDS + 5, "sync")
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    producer = KafkaProducer(**kafka.client(), acks="all", linger_ms=0)
     out: list[float] = []
     try:
         for i, (_, payload) in enumerate(items):

@@ -65,18 +65,21 @@ def _clients(tools: set[str]) -> list[ClientConfig]:
 def send_events(
     events: list[simulator.SimEvent],
     api_url: str,
-    bootstrap: str,
-    kafka: KafkaSettings,
+    direct: dict[str, KafkaSettings],
     clients: dict[str, ClientConfig],
     ledger: Ledger,
 ) -> None:
-    """HTTP events go through the API in batches per tool; the rest straight to Kafka.
+    """HTTP events go through the API in batches per tool; the rest straight to Kafka, each
+    tool as its own principal to its own topic (``direct``: tool -> its settings).
 
     Several POSTs are in flight at once, as several tools would send them: each one waits until
     the worker has stored its statements (read-your-writes), so one at a time would leave the
     worker idle between batches.
     """
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
+    producers = {
+        tool: KafkaProducer(**kafka.client(), acks="all", linger_ms=20)
+        for tool, kafka in direct.items()
+    }
     http = httpx.Client(base_url=api_url, timeout=60)
     pending: dict[str, list[bytes]] = {}
     posts = ThreadPoolExecutor(max_workers=HTTP_CONCURRENCY)
@@ -112,11 +115,7 @@ def send_events(
     for event in events:
         ledger.sent += 1
         if event.channel == "kafka":
-            producer.send(
-                kafka.raw_topic,
-                value=event.payload,
-                headers=[("lrp-tool", event.tool.encode()), ("lrp-source", b"kafka")],
-            )
+            producers[event.tool].send(direct[event.tool].direct_topic(event.tool), event.payload)
             ledger.accepted += 1  # acknowledged by Kafka (acks=all, flushed below)
         elif not event.valid:
             flush(event.tool)  # keep order; an invalid statement is sent on its own
@@ -131,8 +130,9 @@ def send_events(
     for future in in_flight:
         future.result()
     posts.shutdown()
-    producer.flush()
-    producer.close()
+    for producer in producers.values():
+        producer.flush()
+        producer.close()
     http.close()
 
 
@@ -192,7 +192,8 @@ def run_demo(data_dir: Path, seed: int = 7) -> int:
         )
         + "]"
     }
-    stack = Stack(data_dir, api_port=api_port, extra_env=extra)
+    direct_tools = sorted({e.tool for e in events if e.channel == "kafka"})
+    stack = Stack(data_dir, api_port=api_port, extra_env=extra, direct_tools=direct_tools)
     ledger = Ledger()
     try:
         with console.status("starting Kafka broker, worker and LRS API…"):
@@ -202,10 +203,10 @@ def run_demo(data_dir: Path, seed: int = 7) -> int:
             f"[bold]stack up[/] in {time.monotonic() - started:.1f}s: Kafka "
             f"{stack.broker.bootstrap_servers}, xAPI {stack.api_url}/xAPI/"
         )
-        kafka = KafkaSettings(bootstrap_servers=stack.broker.bootstrap_servers)
+        direct = {tool: p.settings(stack.kafka()) for tool, p in stack.tools.items()}
         t0 = time.monotonic()
         with console.status("sending the school's month of events…"):
-            send_events(events, stack.api_url, kafka.bootstrap_servers, kafka, clients, ledger)
+            send_events(events, stack.api_url, direct, clients, ledger)
         console.print(
             f"[bold]sent[/] {ledger.sent} events in {time.monotonic() - t0:.1f}s "
             f"(accepted {ledger.accepted}, rejected at the edge {ledger.rejected})"

@@ -9,6 +9,7 @@ Everything the broker owns lives in one data directory::
     <data_dir>/server.properties   written on every start (ports may change)
     <data_dir>/log4j2.properties   console-only logging, so all output lands in broker.log
     <data_dir>/cluster.id          kept across restarts: formatting with a new id would refuse
+    <data_dir>/credentials.json    the principals' passwords (mode 0600), made on first start
     <data_dir>/kraft-logs/         log.dirs: topics, offsets and the metadata log
     <data_dir>/broker.log          the JVM's stdout and stderr
     <data_dir>/broker.pid          pid (= process group id) of the running JVM
@@ -34,6 +35,7 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -55,6 +57,12 @@ DATA_RELATIVE = Path(".kafka/data")
 
 DEFAULT_PORT = 9092
 DEFAULT_CONTROLLER_PORT = 9093
+
+SCRAM = "SCRAM-SHA-512"
+ADMIN = "admin"
+# The pipeline's own principals (credentials.json key -> SCRAM username); stream/access.py
+# gives each its ACLs.
+PRINCIPALS = {"lrs": "lrp-lrs", "worker": "lrp-worker"}
 
 # Written after a successful copy: a fetch killed half-way leaves no marker and is redone.
 # It records the pom's hash so that changing kafka.version in the pom fetches again.
@@ -372,6 +380,44 @@ class KafkaBroker:
         return self.data_dir / "kraft-logs"
 
     @property
+    def credentials_path(self) -> Path:
+        return self.data_dir / "credentials.json"
+
+    def credentials(self) -> dict[str, str]:
+        """Passwords of the super user, the controller link and the pipeline's principals,
+        made once per data dir (so they survive restarts) and readable by this user only."""
+        path = self.credentials_path
+        if path.is_file():
+            return dict(json.loads(path.read_text()))
+        creds = {name: secrets.token_urlsafe(24) for name in (ADMIN, "controller", *PRINCIPALS)}
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(creds, fh)
+        return creds
+
+    def client_auth(self) -> dict[str, str]:
+        """kafka-python keyword arguments that authenticate as the super user."""
+        return {
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": SCRAM,
+            "sasl_plain_username": ADMIN,
+            "sasl_plain_password": self.credentials()[ADMIN],
+        }
+
+    def kafka_settings(self, role: str = ADMIN, **fields: Any) -> Any:
+        """``stream.settings.KafkaSettings`` for this broker, authenticated as ``role``
+        (``admin`` or a key of PRINCIPALS); ``fields`` override the rest (topics...)."""
+        from stream.settings import KafkaSettings
+
+        return KafkaSettings(
+            bootstrap_servers=self.bootstrap_servers,
+            username=PRINCIPALS.get(role, role),
+            password=self.credentials()[role],
+            **fields,
+        )
+
+    @property
     def bootstrap_servers(self) -> str:
         """``127.0.0.1:<port>``; raises if the broker was never started or attached."""
         if self.port is None:
@@ -431,6 +477,11 @@ class KafkaBroker:
                 f"{other.bootstrap_servers}); stop it first"
             )
         self._clear_runtime_files()
+        if (self.log_dirs / "meta.properties").is_file() and not self.credentials_path.is_file():
+            raise KafkaBrokerError(
+                f"{self.data_dir} holds a broker from before authentication was required (no "
+                f"credentials.json); stop it and delete {self.data_dir} to start afresh"
+            )
         if self._default_libs and not jars_ready(PROJECT_ROOT, self.libs_dir):
             fetch_jars(PROJECT_ROOT, libs_dir=self.libs_dir)
         elif not _has_kafka_jar(self.libs_dir):
@@ -586,19 +637,38 @@ class KafkaBroker:
         return cid
 
     def _properties(self) -> dict[str, str]:
+        creds = self.credentials()
         props = {
             "process.roles": "broker,controller",
             "node.id": "1",
             # Static voters: with a dynamic quorum, format needs --standalone and the
             # controller listener must be advertised too (stack.md 1.7.1).
             "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
+            # Every client authenticates with SCRAM and is authorised by ACLs (stream/access.py);
+            # the broker talks to its own controller with PLAIN over loopback.
             "listeners": (
-                f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
+                f"CLIENT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
             ),
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "advertised.listeners": f"CLIENT://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "inter.broker.listener.name": "CLIENT",
+            "listener.security.protocol.map": "CONTROLLER:SASL_PLAINTEXT,CLIENT:SASL_PLAINTEXT",
+            "sasl.enabled.mechanisms": SCRAM,
+            "sasl.mechanism.inter.broker.protocol": SCRAM,
+            "sasl.mechanism.controller.protocol": "PLAIN",
+            "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+            "listener.name.controller.plain.sasl.jaas.config": (
+                "org.apache.kafka.common.security.plain.PlainLoginModule required "
+                f'username="{ADMIN}" password="{creds["controller"]}" '
+                f'user_{ADMIN}="{creds["controller"]}";'
+            ),
+            "listener.name.client.scram-sha-512.sasl.jaas.config": (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required "
+                f'username="{ADMIN}" password="{creds[ADMIN]}";'
+            ),
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users": f"User:{ADMIN}",
+            "allow.everyone.if.no.acl.found": "false",
             "log.dirs": str(self.log_dirs),
             "num.partitions": "3",
             # One node: every replication factor must be 1 or groups/transactions hang.
@@ -643,10 +713,18 @@ class KafkaBroker:
         # Formatting costs a JVM start (~0.7 s); skip it when this dir is already ours.
         if meta.is_file() and f"cluster.id={cid}" in meta.read_text():
             return
+        if meta.is_file():
+            raise KafkaBrokerError(
+                f"{self.log_dirs} was formatted by another cluster; delete {self.data_dir} to "
+                "start afresh"
+            )
         cmd = self._java_command(
             java, ("-Xmx256m", "-XX:TieredStopAtLevel=1"),
             "kafka.tools.StorageTool", "format", "-t", cid, "-c", str(self.config_path),
             "--ignore-formatted",
+            # The super user exists from the first metadata record (KIP-900): the broker needs
+            # it to reach itself, and it creates every other principal.
+            "--add-scram", f"{SCRAM}=[name={ADMIN},password={self.credentials()[ADMIN]}]",
         )  # fmt: skip
         try:
             proc = subprocess.run(
@@ -720,7 +798,9 @@ class KafkaBroker:
             if remaining_ms <= 0:
                 self._check_deadline(deadline, f"an admin client to list topics ({last_error})")
             try:
-                _admin_list_topics(self.bootstrap_servers, max(1000, min(remaining_ms, 10000)))
+                _admin_list_topics(
+                    self.bootstrap_servers, max(1000, min(remaining_ms, 10000)), self.client_auth()
+                )
                 break
             except Exception as exc:  # kafka-python raises many kinds while it comes up
                 last_error = exc
@@ -813,11 +893,12 @@ class _PortRace(Exception):
     """The JVM could not bind a port that looked free a moment earlier."""
 
 
-def _admin_list_topics(bootstrap_servers: str, timeout_ms: int) -> list[str]:
+def _admin_list_topics(bootstrap_servers: str, timeout_ms: int, auth: dict[str, str]) -> list[str]:
     from kafka.admin import KafkaAdminClient
 
     admin = KafkaAdminClient(
         bootstrap_servers=bootstrap_servers,
+        **auth,
         client_id="lrp-kafka-supervisor",
         bootstrap_timeout_ms=timeout_ms,
         request_timeout_ms=timeout_ms,

@@ -23,8 +23,9 @@ from pathlib import Path
 import httpx
 import structlog
 
-from pipelines.kafka_broker import KafkaBroker, fetch_jars
-from stream.settings import KafkaSettings
+from pipelines.kafka_broker import ADMIN, PRINCIPALS, KafkaBroker, fetch_jars
+from stream.access import Principal, ensure_pipeline_access, register_tool
+from stream.settings import KafkaSettings, StreamSettings
 from stream.topics import declare_pipeline_topics
 from warehouse.blob_store import BlobSettings
 from warehouse.client import Warehouse
@@ -39,6 +40,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 ENV_PREFIXES = (
     "CLICKHOUSE_",
     "KAFKA_",
+    "KAFKA_ACCESS_",
     "STREAM_",
     "PRIVACY_",
     "LRS_",
@@ -56,15 +58,20 @@ def isolated_env(
     dlq_topic: str,
     app_id: str,
     hmac_key: str,
+    kafka_user: str,
+    kafka_password: str,
     partitions: int = 3,
     store_url: str | None = None,
     **extra: str,
 ) -> dict[str, str]:
     """The environment of a child process (worker, API) of one isolated pipeline: its own
-    topics, consumer group and warehouse, as the tests and the benchmark need."""
+    topics, consumer group, warehouse and Kafka principal, as the tests and the benchmark
+    need."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIXES)}
     env.update(
         KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+        KAFKA_USERNAME=kafka_user,
+        KAFKA_PASSWORD=kafka_password,
         KAFKA_RAW_TOPIC=raw_topic,
         KAFKA_DLQ_TOPIC=dlq_topic,
         KAFKA_PARTITIONS=str(partitions),
@@ -168,6 +175,10 @@ class Stack:
     workers: int = 1
     with_api: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Direct producers to register before the worker starts (it reads the direct topics that
+    # exist when it starts); their principals land in ``tools``.
+    direct_tools: list[str] = field(default_factory=list)
+    tools: dict[str, Principal] = field(default_factory=dict)
     broker: KafkaBroker | None = None
     processes: list[ManagedProcess] = field(default_factory=list)
 
@@ -200,10 +211,35 @@ class Stack:
         env.update(self.extra_env)
         return env
 
+    def kafka(self, role: str = ADMIN) -> KafkaSettings:
+        """Settings (topics from the environment) that authenticate as ``role``: ``admin``, or
+        a key of PRINCIPALS (``lrs``, ``worker``)."""
+        assert self.broker is not None
+        settings: KafkaSettings = self.broker.kafka_settings(role)
+        return settings
+
+    def role_env(self, role: str) -> dict[str, str]:
+        """:meth:`env` plus the Kafka credentials of ``role``."""
+        kafka = self.kafka(role)
+        return {
+            **self.env(),
+            "KAFKA_USERNAME": kafka.username,
+            "KAFKA_PASSWORD": kafka.password.get_secret_value(),
+        }
+
     def start_broker(self) -> KafkaBroker:
         fetch_jars()
         self.broker = KafkaBroker(self.data_dir / "kafka").start()
-        declare_pipeline_topics(KafkaSettings(bootstrap_servers=self.broker.bootstrap_servers))
+        admin = self.kafka()
+        declare_pipeline_topics(admin)
+        ensure_pipeline_access(
+            admin, admin,
+            lrs=Principal(PRINCIPALS["lrs"], self.broker.credentials()["lrs"]),
+            worker=Principal(PRINCIPALS["worker"], self.broker.credentials()["worker"]),
+            app_id=StreamSettings().app_id,
+        )  # fmt: skip
+        for tool in self.direct_tools:
+            self.tools[tool] = register_tool(admin, admin, tool)
         return self.broker
 
     def start(self) -> Stack:
@@ -215,14 +251,17 @@ class Stack:
             worker = ManagedProcess(
                 f"worker-{n}",
                 [sys.executable, "-m", "pipelines", "worker"],
-                env,
+                self.role_env("worker"),
                 logs / f"worker-{n}.log",
             )
             worker.start()
             self.processes.append(worker)
         if self.with_api:
             api = ManagedProcess(
-                "api", [sys.executable, "-m", "pipelines", "api"], env, logs / "api.log"
+                "api",
+                [sys.executable, "-m", "pipelines", "api"],
+                self.role_env("lrs"),
+                logs / "api.log",
             )
             api.start()
             self.processes.append(api)

@@ -32,6 +32,9 @@ class DeadLetterReason(StrEnum):
     """The id is already stored with different content (§2.3.1; an LRS would answer 409)."""
     UNSUPPORTED_VERSION = "unsupported_version"
     """A ``version`` (or version header) this pipeline does not speak."""
+    UNVERIFIED_PROVENANCE = "unverified_provenance"
+    """Headers claim the LRS API sent it (client, organisation, HTTP source) without the
+    API's signature: a forgery by a direct producer, or a misconfigured edge key."""
     PROCESSING_ERROR = "processing_error"
     """Valid as far as the rules go, but processing failed (a bug to fix, then replay)."""
 

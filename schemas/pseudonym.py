@@ -15,7 +15,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas._walk import agent_slots, iter_agents, json_copy
+from schemas._walk import agent_slots, iter_agent_paths, json_copy
 
 __all__ = [
     "PSEUDONYM_HOMEPAGE",
@@ -186,14 +186,22 @@ def pseudonymise(stmt_dict: dict[str, Any], key: bytes) -> tuple[dict[str, Any],
     return result, list(worker.identities.values())
 
 
-def impersonates_pseudonym(stmt_dict: dict[str, Any]) -> bool:
-    """True when a producer sent an agent that already looks pseudonymous.
+def impersonates_pseudonym(stmt_dict: dict[str, Any]) -> str | None:
+    """The field of the first agent a producer sent that already looks pseudonymous (e.g.
+    ``context.instructor``), or None.
 
     Only the pipeline mints ``PSEUDONYM_HOMEPAGE`` accounts; accepting one from outside would let
     a tool file events under another learner's key (and skip the identity row). The models stay
     neutral (a pseudonymised statement is still valid xAPI); ingress calls this check.
     """
-    return any(is_pseudonym(agent) for agent in iter_agents(stmt_dict, include_authority=False))
+    return next(
+        (
+            f"{path}.account.homePage"
+            for path, agent in iter_agent_paths(stmt_dict, include_authority=False)
+            if is_pseudonym(agent)
+        ),
+        None,
+    )
 
 
 CLIENT_HOMEPAGE: Final = "urn:lrp:client"

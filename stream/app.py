@@ -23,6 +23,7 @@ from typing import Any
 import faust
 import structlog
 
+from stream.access import direct_topics
 from stream.process import (
     Accepted,
     Outcome,
@@ -33,6 +34,7 @@ from stream.process import (
     settle_batch,
     watermarks,
 )
+from stream.provenance import edge_key
 from stream.settings import KafkaSettings, PrivacySettings, StreamSettings
 from stream.transport import ReadCommittedApp
 from warehouse.client import Warehouse
@@ -59,6 +61,7 @@ kafka_settings = KafkaSettings()
 stream_settings = StreamSettings()
 warehouse = Warehouse(WarehouseSettings())
 _hmac_key = PrivacySettings().key_bytes(warehouse.settings.url)
+_edge_key = edge_key(_hmac_key)
 
 # Faust creates its data folder without parents.
 Path(stream_settings.data_dir).mkdir(parents=True, exist_ok=True)
@@ -66,6 +69,11 @@ Path(stream_settings.data_dir).mkdir(parents=True, exist_ok=True)
 app = ReadCommittedApp(
     stream_settings.app_id,
     broker=[f"kafka://{host}" for host in kafka_settings.bootstrap_servers.split(",")],
+    broker_credentials=faust.SASLCredentials(
+        username=kafka_settings.username,
+        password=kafka_settings.password.get_secret_value(),
+        mechanism=kafka_settings.sasl_mechanism,
+    ),
     web_enabled=False,
     store="memory://",
     datadir=f"{stream_settings.data_dir}/{stream_settings.app_id}",
@@ -81,8 +89,11 @@ app = ReadCommittedApp(
     producer_max_request_size=1_048_576,
 )
 
+# The LRS API's topic and every direct producer's (known at start: a tool registered later is
+# read after the next worker restart, see stream.access.register_tool).
 raw_topic = app.topic(
     kafka_settings.raw_topic,
+    *direct_topics(kafka_settings),
     key_type=bytes,
     value_type=bytes,
     key_serializer="raw",
@@ -138,13 +149,15 @@ async def _with_retries(what: str, call: Any) -> Any:
 
 async def handle_batch(events: Sequence[Any]) -> None:
     records = [
-        Record(
-            value=event.value or b"",
-            topic=event.message.topic,
-            partition=event.message.partition,
-            offset=event.message.offset,
-            timestamp_s=event.message.timestamp or 0.0,
-            headers=_headers(event.message.headers),
+        Record.from_kafka(
+            event.value or b"",
+            event.message.topic,
+            event.message.partition,
+            event.message.offset,
+            event.message.timestamp or 0.0,
+            _headers(event.message.headers),
+            edge_key=_edge_key,
+            direct_tool=kafka_settings.tool_of_topic(event.message.topic),
         )
         for event in events
     ]
@@ -170,7 +183,7 @@ async def handle_batch(events: Sequence[Any]) -> None:
                 dead.headers(DLQ_VALUE_LIMIT),
             ),
         )
-    for partition, value in watermarks(records, rejected):
+    for partition, value in watermarks(records, rejected, kafka_settings.raw_topic):
         await _with_retries(
             "watermark produce",
             lambda partition=partition, value=value: app.producer.send_and_wait(
@@ -186,7 +199,7 @@ async def heartbeat() -> None:
     worker is there to store them (a dead worker means an immediate, honest answer instead)."""
     try:
         await app.producer.send_and_wait(
-            kafka_settings.watermarks, HEARTBEAT_KEY, heartbeat_message(raw_topic.get_topic_name()),
+            kafka_settings.watermarks, HEARTBEAT_KEY, heartbeat_message(kafka_settings.raw_topic),
             None, None, None,
         )  # fmt: skip
     except Exception as exc:  # a missed heartbeat only shortens the API's waits

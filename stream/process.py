@@ -27,6 +27,7 @@ from schemas.pseudonym import (
     tool_authority,
 )
 from schemas.xapi import loads_json, parse_statement
+from stream import provenance
 from warehouse.tables import (
     DEFAULT_ORG,
     activity_definition_rows,
@@ -42,7 +43,13 @@ _DL_NAMESPACE = uuid.UUID("6f1f5d0e-4a57-4b6e-9a0c-2f7d4c0b8e11")
 
 @dataclass(frozen=True)
 class Record:
-    """The parts of a Kafka record the worker needs."""
+    """The parts of a Kafka record the worker needs, and what it may believe of its headers.
+
+    ``signed``: the LRS API signed the record's claims (stream/provenance.py), so its
+    ``lrp-*`` headers say which client, organisation and tool sent it. ``direct_tool``: the
+    record came from a direct producer's own topic, which only that tool's principal can write
+    (stream/access.py). Neither: no header is believed.
+    """
 
     value: bytes
     topic: str
@@ -50,36 +57,55 @@ class Record:
     offset: int
     timestamp_s: float
     headers: dict[str, str] = field(default_factory=dict)
+    signed: bool = False
+    direct_tool: str | None = None
+
+    @classmethod
+    def from_kafka(
+        cls, value: bytes, topic: str, partition: int, offset: int, timestamp_s: float,
+        headers: dict[str, str], *, edge_key: bytes, direct_tool: str | None,
+    ) -> Record:  # fmt: skip
+        signed = direct_tool is None and provenance.verified(edge_key, value, headers)
+        return cls(value, topic, partition, offset, timestamp_s, headers, signed, direct_tool)
+
+    @property
+    def forged(self) -> bool:
+        """On the raw topic, claims the edge's provenance without the edge's signature. (A
+        direct producer's headers are simply not read: its topic says who it is.)"""
+        return not self.signed and not self.direct_tool and provenance.claims_edge(self.headers)
+
+    def _claim(self, name: str, default: str) -> str:
+        return self.headers.get(name, default) if self.signed else default
 
     @property
     def tool(self) -> str:
-        return self.headers.get("lrp-tool", "unknown")
+        return self.direct_tool or self._claim("lrp-tool", "unknown")
 
     @property
     def source(self) -> str:
-        return self.headers.get("lrp-source", "kafka")
+        return "http" if self.signed else "kafka"
 
     @property
     def org(self) -> str:
         """The tenant: the edge stamps its client's organisation; direct producers get the
         default one."""
-        return self.headers.get("lrp-org", DEFAULT_ORG) if self.source == "http" else DEFAULT_ORG
+        return self._claim("lrp-org", DEFAULT_ORG)
 
     @property
     def may_define(self) -> bool:
         """Whether this record's activity definitions count (the client's ``define`` scope,
         stamped by the edge; direct producers define)."""
-        return self.source != "http" or self.headers.get("lrp-define", "1") == "1"
+        return self._claim("lrp-define", "1") == "1"
 
     @property
     def repairs(self) -> str:
         """The edge's record of leniency repairs (JSON list), trusted from the edge only."""
-        return self.headers.get("lrp-repairs", "") if self.source == "http" else ""
+        return self._claim("lrp-repairs", "")
 
     @property
     def client(self) -> str:
         """The key of the LRS client that sent it (empty for direct producers)."""
-        return self.headers.get("lrp-client", "") if self.source == "http" else ""
+        return self._claim("lrp-client", "")
 
 
 @dataclass(frozen=True)
@@ -185,6 +211,15 @@ def process_record(record: Record, *, hmac_key: bytes, max_bytes: int) -> Outcom
 
 
 def _process(record: Record, *, hmac_key: bytes, max_bytes: int) -> Outcome:
+    if record.forged:
+        message = (
+            "claims the LRS API's provenance (lrp-* headers) without its signature; direct "
+            "producers write their own topic and are known by their principal"
+        )
+        return Rejected(
+            DeadLetterReason.UNVERIFIED_PROVENANCE, [{"field": "headers", "message": message}],
+            record,
+        )  # fmt: skip
     if len(record.value) > max_bytes:
         return Rejected(
             DeadLetterReason.OVERSIZED,
@@ -213,11 +248,11 @@ def _process(record: Record, *, hmac_key: bytes, max_bytes: int) -> Outcome:
         statement = parse_statement(data)
     except ValidationError as exc:
         return Rejected(DeadLetterReason.INVALID_STATEMENT, format_errors(exc), record, claimed_id)
-    if impersonates_pseudonym(data):
-        message = f"account.homePage {PSEUDONYM_HOMEPAGE} is reserved for the pipeline's pseudonyms"
+    if where := impersonates_pseudonym(data):
+        message = f"{PSEUDONYM_HOMEPAGE} is reserved for the pipeline's pseudonyms"
         return Rejected(
             DeadLetterReason.INVALID_STATEMENT,
-            [{"field": "actor", "message": message}],
+            [{"field": where, "message": message}],
             record,
             claimed_id,
         )
@@ -306,14 +341,19 @@ def settle_batch(
     return fresh, rejected
 
 
-def watermarks(records: list[Record], rejected: list[Rejected]) -> list[tuple[int, bytes]]:
-    """The worker's progress after a batch is stored: one message per raw partition touched.
+def watermarks(
+    records: list[Record], rejected: list[Rejected], raw_topic: str
+) -> list[tuple[int, bytes]]:
+    """The worker's progress after a batch is stored: one message per raw partition touched
+    (direct producers' topics have no readers waiting, so they get none).
 
     ``next_offset`` is the first offset not yet stored (every record below it is in the
     warehouse or dead-lettered), ``ts_ms`` the newest record timestamp stored, and ``rejected``
     the edge's records (source ``http``) that were dead-lettered, so a POST waiting for its
     statements learns of an ``id_conflict`` in its answer instead of by a silent dead letter.
     """
+    records = [r for r in records if r.topic == raw_topic]
+    rejected = [d for d in rejected if d.record.topic == raw_topic]
     progress: dict[int, tuple[int, float]] = {}
     for r in records:
         offset, ts = progress.get(r.partition, (-1, 0.0))
@@ -327,7 +367,7 @@ def watermarks(records: list[Record], rejected: list[Rejected]) -> list[tuple[in
     out = []
     for partition, (last, ts) in sorted(progress.items()):
         value = {
-            "topic": records[0].topic,
+            "topic": raw_topic,
             "partition": partition,
             "next_offset": last + 1,
             "ts_ms": int(ts * 1000),

@@ -6,6 +6,8 @@ Each component has its own env prefix. Names stay clear of Faust's own environme
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -16,7 +18,19 @@ class KafkaSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
 
     bootstrap_servers: str = "127.0.0.1:9092"
+    # Every client authenticates (SASL/SCRAM, one principal per component and per tool) and the
+    # broker's ACLs decide what each may do (stream/access.py). SASL_SSL in production when the
+    # listener is reachable from outside the cluster network.
+    security_protocol: Literal["SASL_PLAINTEXT", "SASL_SSL"] = "SASL_PLAINTEXT"
+    # PLAIN only for the admin's static user on a production broker (docker-compose.yml).
+    sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    # The LRS API writes this topic; only records it signed count as HTTP statements.
     raw_topic: str = "learning.statements.raw"
+    # Direct producers: each tool may write only ``<prefix><tool>`` (an ACL on its principal),
+    # so the worker knows the tool from the topic, never from a header it could forge.
+    direct_topic_prefix: str = "learning.statements.direct."
     dlq_topic: str = "learning.statements.dlq"
     # Where the worker publishes how far it has stored each raw partition (read-your-writes and
     # X-Experience-API-Consistent-Through); empty means "<raw_topic>.watermark".
@@ -36,6 +50,44 @@ class KafkaSettings(BaseSettings):
     def watermarks(self) -> str:
         """The watermark topic's name."""
         return self.watermark_topic or f"{self.raw_topic}.watermark"
+
+    def direct_topic(self, tool: str) -> str:
+        """The topic a direct producer ``tool`` writes (and nothing else)."""
+        return f"{self.direct_topic_prefix}{tool}"
+
+    def tool_of_topic(self, topic: str) -> str | None:
+        """The tool whose direct topic this is, or None for any other topic."""
+        if topic.startswith(self.direct_topic_prefix) and len(topic) > len(
+            self.direct_topic_prefix
+        ):
+            return topic[len(self.direct_topic_prefix) :]
+        return None
+
+    def auth(self) -> dict[str, Any]:
+        """Authentication keyword arguments, the same names in kafka-python and aiokafka."""
+        return {
+            "security_protocol": self.security_protocol,
+            "sasl_mechanism": self.sasl_mechanism,
+            "sasl_plain_username": self.username,
+            "sasl_plain_password": self.password.get_secret_value(),
+        }
+
+    def client(self) -> dict[str, Any]:
+        """``bootstrap_servers`` plus :meth:`auth`: what every Kafka client is built with."""
+        return {"bootstrap_servers": self.bootstrap_servers, **self.auth()}
+
+
+class AccessSettings(BaseSettings):
+    """The pipeline's own Kafka principals, which ``python -m pipelines migrate`` (run as the
+    admin) creates with their ACLs (env prefix ``KAFKA_ACCESS_``; stream/access.py). Empty
+    passwords: migrate leaves principals alone (the embedded stack makes its own)."""
+
+    model_config = SettingsConfigDict(env_prefix="KAFKA_ACCESS_", extra="ignore")
+
+    lrs_username: str = "lrp-lrs"
+    lrs_password: SecretStr = SecretStr("")
+    worker_username: str = "lrp-worker"
+    worker_password: SecretStr = SecretStr("")
 
 
 class StreamSettings(BaseSettings):

@@ -40,11 +40,11 @@ class TopicAdminError(RuntimeError):
 
 
 @contextmanager
-def admin_client(bootstrap_servers: str, timeout_s: float = 30) -> Iterator[Any]:
+def admin_client(kafka: KafkaSettings, timeout_s: float = 30) -> Iterator[Any]:
     """A short-lived ``KafkaAdminClient``; closed on exit so its IO thread does not linger."""
     timeout_ms = max(1000, int(timeout_s * 1000))
     client = KafkaAdminClient(
-        bootstrap_servers=bootstrap_servers,
+        **kafka.client(),
         client_id="lrp-topic-admin",
         bootstrap_timeout_ms=timeout_ms,
         request_timeout_ms=timeout_ms,
@@ -56,7 +56,7 @@ def admin_client(bootstrap_servers: str, timeout_s: float = 30) -> Iterator[Any]
 
 
 def ensure_topics(
-    bootstrap_servers: str,
+    kafka: KafkaSettings,
     topics: Mapping[str, int],
     replication_factor: int = 1,
     timeout_s: float = 30,
@@ -70,7 +70,7 @@ def ensure_topics(
     is still electing itself right after start) are retried until ``timeout_s``.
 
     Args:
-        bootstrap_servers: ``host:port[,host:port]``.
+        kafka: where the broker is and the admin principal's credentials.
         topics: topic name -> partition count.
         replication_factor: 1 on the embedded single-node broker, 3 on a real cluster.
         timeout_s: overall budget for create + metadata propagation.
@@ -87,7 +87,7 @@ def ensure_topics(
     deadline = time.monotonic() + timeout_s
     configs = configs or {}
     created: list[str] = []
-    with admin_client(bootstrap_servers, timeout_s) as admin:
+    with admin_client(kafka, timeout_s) as admin:
         pending = dict(topics)
         while pending:
             specs = {
@@ -135,7 +135,7 @@ def ensure_topics(
     return created
 
 
-def delete_topics(bootstrap_servers: str, topics: Iterable[str], timeout_s: float = 30) -> None:
+def delete_topics(kafka: KafkaSettings, topics: Iterable[str], timeout_s: float = 30) -> None:
     """Delete topics (missing ones are fine) and wait until metadata no longer lists them.
 
     Meant for tests that need a clean topic; production never deletes statement topics.
@@ -144,7 +144,7 @@ def delete_topics(bootstrap_servers: str, topics: Iterable[str], timeout_s: floa
     if not names:
         return
     deadline = time.monotonic() + timeout_s
-    with admin_client(bootstrap_servers, timeout_s) as admin:
+    with admin_client(kafka, timeout_s) as admin:
         result = admin.delete_topics(names, timeout_ms=_remaining_ms(deadline), raise_errors=False)
         for topic in result["topics"]:
             code = topic["error_code"]
@@ -172,37 +172,35 @@ def _offsets(admin: Any, topic: str, spec: Any) -> dict[int, int]:
     return {tp.partition: int(found.offset) for tp, found in result.items()}
 
 
-def topic_end_offsets(bootstrap_servers: str, topic: str, timeout_s: float = 30) -> dict[int, int]:
+def topic_end_offsets(kafka: KafkaSettings, topic: str, timeout_s: float = 30) -> dict[int, int]:
     """Per partition, the offset the next message will get (the high watermark).
 
     For a topic never compacted or truncated, the sum is the number of messages ever written.
     """
-    with admin_client(bootstrap_servers, timeout_s) as admin:
+    with admin_client(kafka, timeout_s) as admin:
         return _offsets(admin, topic, OffsetSpec.LATEST)
 
 
-def topic_start_offsets(
-    bootstrap_servers: str, topic: str, timeout_s: float = 30
-) -> dict[int, int]:
+def topic_start_offsets(kafka: KafkaSettings, topic: str, timeout_s: float = 30) -> dict[int, int]:
     """Per partition, the first offset still stored (moves up as retention deletes data)."""
-    with admin_client(bootstrap_servers, timeout_s) as admin:
+    with admin_client(kafka, timeout_s) as admin:
         return _offsets(admin, topic, OffsetSpec.EARLIEST)
 
 
-def total_end_offset(bootstrap_servers: str, topic: str, timeout_s: float = 30) -> int:
+def total_end_offset(kafka: KafkaSettings, topic: str, timeout_s: float = 30) -> int:
     """Sum of :func:`topic_end_offsets`: messages written to the topic so far."""
-    return sum(topic_end_offsets(bootstrap_servers, topic, timeout_s).values())
+    return sum(topic_end_offsets(kafka, topic, timeout_s).values())
 
 
 def group_committed_offsets(
-    bootstrap_servers: str, group_id: str, topic: str, timeout_s: float = 30
+    kafka: KafkaSettings, group_id: str, topic: str, timeout_s: float = 30
 ) -> dict[int, int]:
     """Per partition, the offset ``group_id`` committed on ``topic`` (next message to read).
 
     Partitions the group never committed are absent; an unknown group gives ``{}``. Since the
     worker commits only after the warehouse write, these offsets are the durable watermark.
     """
-    with admin_client(bootstrap_servers, timeout_s) as admin:
+    with admin_client(kafka, timeout_s) as admin:
         try:
             result = admin.list_group_offsets({group_id: None})
         except kafka_errors.GroupIdNotFoundError:
@@ -216,17 +214,17 @@ def group_committed_offsets(
 
 
 def consumer_lag(
-    bootstrap_servers: str, group_id: str, topic: str, timeout_s: float = 30
+    kafka: KafkaSettings, group_id: str, topic: str, timeout_s: float = 30
 ) -> dict[int, int]:
     """Per partition, messages not yet committed by ``group_id``: end - committed.
 
     A partition with no commit counts from the earliest stored offset, which is where a
     consumer with ``auto_offset_reset="earliest"`` (Faust's default) starts.
     """
-    with admin_client(bootstrap_servers, timeout_s) as admin:
+    with admin_client(kafka, timeout_s) as admin:
         end = _offsets(admin, topic, OffsetSpec.LATEST)
         start = _offsets(admin, topic, OffsetSpec.EARLIEST)
-    committed = group_committed_offsets(bootstrap_servers, group_id, topic, timeout_s)
+    committed = group_committed_offsets(kafka, group_id, topic, timeout_s)
     return {p: max(0, end[p] - committed.get(p, start[p])) for p in end}
 
 
@@ -242,7 +240,7 @@ def declare_pipeline_topics(kafka: KafkaSettings) -> list[str]:
     before acknowledged statements would age out unread.
     """
     return ensure_topics(
-        kafka.bootstrap_servers,
+        kafka,
         {kafka.raw_topic: kafka.partitions, kafka.dlq_topic: 1, kafka.watermarks: 1},
         replication_factor=kafka.replication_factor,
         configs={
@@ -254,7 +252,7 @@ def declare_pipeline_topics(kafka: KafkaSettings) -> list[str]:
 
 
 def partitions_with_records_from(
-    bootstrap_servers: str, topic: str, offsets: Mapping[int, int], timeout_s: float = 2.0
+    kafka: KafkaSettings, topic: str, offsets: Mapping[int, int], timeout_s: float = 2.0
 ) -> set[int]:
     """The partitions that hold a committed record at or after ``offsets[partition]``.
 
@@ -268,7 +266,7 @@ def partitions_with_records_from(
     if not offsets:
         return set()
     consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
+        **kafka.client(),
         group_id=None,
         enable_auto_commit=False,
         isolation_level="read_committed",

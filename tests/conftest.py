@@ -42,12 +42,11 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
 @pytest.fixture
 def pipeline(kafka_broker: object, tmp_path: Path) -> Iterator[PipelineEnv]:
-    from stream.topics import declare_pipeline_topics
     from warehouse.client import Warehouse
     from warehouse.settings import WarehouseSettings
 
-    env = PipelineEnv(bootstrap=kafka_broker.bootstrap_servers, data_dir=tmp_path)  # type: ignore[attr-defined]
-    declare_pipeline_topics(env.settings()["kafka"])  # type: ignore[arg-type]
+    env = PipelineEnv(broker=kafka_broker, data_dir=tmp_path)
+    env.declare()
     Warehouse(WarehouseSettings(url=env.warehouse_url)).migrate()
     yield env
     env.stop_all()

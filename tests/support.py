@@ -33,12 +33,85 @@ API_HEADERS = {
 
 @dataclass
 class PipelineEnv:
-    """Settings for one isolated pipeline: its own topics, consumer group and warehouse."""
+    """Settings for one isolated pipeline: its own topics, consumer group and warehouse, and
+    the broker's least-privilege principals for its worker and API (stream/access.py)."""
 
-    bootstrap: str
+    broker: Any  # pipelines.kafka_broker.KafkaBroker
     data_dir: Path
     suffix: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    tools: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def bootstrap(self) -> str:
+        return str(self.broker.bootstrap_servers)
+
+    @property
+    def app_id(self) -> str:
+        return f"worker-{self.suffix}"
+
+    def kafka(self, role: str = "admin") -> Any:
+        """KafkaSettings for this pipeline's topics, authenticated as ``role`` (``admin``,
+        ``lrs`` or ``worker``)."""
+        from pipelines.kafka_broker import PRINCIPALS
+        from stream.settings import KafkaSettings
+
+        return KafkaSettings(
+            bootstrap_servers=self.bootstrap,
+            raw_topic=self.raw_topic,
+            dlq_topic=self.dlq_topic,
+            direct_topic_prefix=self.direct_prefix,
+            partitions=3,
+            username=PRINCIPALS.get(role, role),
+            password=self.broker.credentials()[role],
+        )
+
+    @property
+    def direct_prefix(self) -> str:
+        """This pipeline's direct topics, apart from every other test's on the shared broker."""
+        return f"direct-{self.suffix}."
+
+    def register_tool(self, tool: str) -> Any:
+        """A direct producer (topic, principal, ACL); its KafkaSettings. Register before the
+        worker starts: it subscribes to the direct topics that exist then."""
+        from stream.access import register_tool
+
+        if tool not in self.tools:  # registering again would give it a new password
+            self.tools[tool] = register_tool(self.kafka(), self.kafka(), tool).settings(
+                self.kafka()
+            )
+        return self.tools[tool]
+
+    def produce_as(self, tool: Any, values: list[bytes], **send: Any) -> None:
+        """Send ``values`` to the direct topic of ``tool`` (settings from register_tool) as
+        that tool's principal."""
+        from kafka import KafkaProducer
+
+        producer = KafkaProducer(**tool.client(), acks="all", linger_ms=20)
+        topic = tool.direct_topic(tool.username.removeprefix("tool-"))
+        for n, value in enumerate(values):
+            producer.send(topic, value=value, key=str(n % 50).encode(), **send)
+        producer.flush()
+        producer.close()
+
+    def client(self, role: str = "admin") -> dict[str, Any]:
+        """kafka-python keyword arguments: where the broker is and who we are."""
+        return dict(self.kafka(role).client())
+
+    def declare(self) -> None:
+        """Create this pipeline's topics and give its worker and API their ACLs on them."""
+        from stream.access import Principal, ensure_pipeline_access
+        from stream.topics import declare_pipeline_topics
+
+        admin = self.kafka()
+        declare_pipeline_topics(admin)
+        lrs, worker = self.kafka("lrs"), self.kafka("worker")
+        ensure_pipeline_access(
+            admin, admin,
+            lrs=Principal(lrs.username, lrs.password.get_secret_value()),
+            worker=Principal(worker.username, worker.password.get_secret_value()),
+            app_id=self.app_id,
+        )  # fmt: skip
 
     @property
     def raw_topic(self) -> str:
@@ -52,40 +125,44 @@ class PipelineEnv:
     def warehouse_url(self) -> str:
         return f"chdb://{self.data_dir / 'chdb'}"
 
-    def env(self, **extra: str) -> dict[str, str]:
+    def env(self, role: str = "admin", **extra: str) -> dict[str, str]:
         from pipelines.stack import isolated_env
 
+        kafka = self.kafka(role)
         return isolated_env(
             bootstrap=self.bootstrap,
             warehouse_url=self.warehouse_url,
             raw_topic=self.raw_topic,
             dlq_topic=self.dlq_topic,
-            app_id=f"worker-{self.suffix}",
+            app_id=self.app_id,
             hmac_key="test-key",
-            **{"STREAM_DATA_DIR": str(self.data_dir / "faust"), **extra},
+            kafka_user=kafka.username,
+            kafka_password=kafka.password.get_secret_value(),
+            **{
+                "STREAM_DATA_DIR": str(self.data_dir / "faust"),
+                "KAFKA_DIRECT_TOPIC_PREFIX": self.direct_prefix,
+                **extra,
+            },
         )
 
     def settings(self) -> dict[str, object]:
-        from stream.settings import KafkaSettings, PrivacySettings
+        from stream.settings import PrivacySettings
         from warehouse.settings import WarehouseSettings
 
         return {
-            "kafka": KafkaSettings(
-                bootstrap_servers=self.bootstrap,
-                raw_topic=self.raw_topic,
-                dlq_topic=self.dlq_topic,
-                partitions=3,
-            ),
+            "kafka": self.kafka(),
             "warehouse": WarehouseSettings(url=self.warehouse_url),
             "privacy": PrivacySettings(hmac_key="test-key"),  # type: ignore[arg-type]
         }
 
     def spawn(self, *args: str, log_name: str, **extra: str) -> subprocess.Popen[bytes]:
-        """Start ``python -m pipelines <args>`` in its own process group."""
+        """Start ``python -m pipelines <args>`` in its own process group, as the principal of
+        its role (the worker's or the LRS API's; anything else runs as admin)."""
+        role = {"worker": "worker", "api": "lrs"}.get(args[0], "admin")
         out = open(self.data_dir / f"{log_name}.log", "ab")  # noqa: SIM115 - lives with the process
         proc = subprocess.Popen(
             [sys.executable, "-m", "pipelines", *args],
-            env=self.env(**extra),
+            env=self.env(role, **extra),
             cwd=PROJECT_ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -164,24 +241,29 @@ def warehouse_counts(url: str) -> dict[str, int]:
 
 
 def drained(pipeline: PipelineEnv) -> bool:
-    """The pipeline's worker group has committed every offset of its raw topic."""
+    """The pipeline's worker group has committed every offset of the topics it reads (the raw
+    topic and the pipeline's direct producers' topics)."""
     from kafka.errors import KafkaError
 
+    from stream.access import direct_topics
     from stream.topics import (
         group_committed_offsets,
         partitions_with_records_from,
         topic_end_offsets,
     )
 
-    ends = topic_end_offsets(pipeline.bootstrap, pipeline.raw_topic)
-    group = f"worker-{pipeline.suffix}"
-    try:
-        done = group_committed_offsets(pipeline.bootstrap, group, pipeline.raw_topic)
-    except KafkaError:  # the group coordinator is still starting: not drained yet
-        return False
-    behind = {p: done.get(p, 0) for p, end in ends.items() if done.get(p, 0) < end}
-    # Below the end may be only transaction markers (never delivered, so never committed past).
-    return not partitions_with_records_from(pipeline.bootstrap, pipeline.raw_topic, behind)
+    admin = pipeline.kafka()
+    for topic in [pipeline.raw_topic, *direct_topics(admin)]:
+        ends = topic_end_offsets(admin, topic)
+        try:
+            done = group_committed_offsets(admin, pipeline.app_id, topic)
+        except KafkaError:  # the group coordinator is still starting: not drained yet
+            return False
+        behind = {p: done.get(p, 0) for p, end in ends.items() if done.get(p, 0) < end}
+        # Below the end may be only transaction markers (never delivered, never committed past).
+        if partitions_with_records_from(admin, topic, behind):
+            return False
+    return True
 
 
 def accepted_corpus_statements() -> Iterator[tuple[str, Any]]:

@@ -52,15 +52,14 @@ def warehouse_of(url: str) -> Any:
     return Warehouse(WarehouseSettings(url=_WAREHOUSES[url]))
 
 
-def start_lrs(bootstrap: str, data_dir: Any) -> tuple[str, PipelineEnv]:
+def start_lrs(broker: Any, data_dir: Any) -> tuple[str, PipelineEnv]:
     """A worker and an API for one isolated pipeline; returns the API URL once the worker
     stores what the API accepts (a first statement is read back)."""
-    from stream.topics import declare_pipeline_topics
     from warehouse.client import Warehouse
     from warehouse.settings import WarehouseSettings
 
-    env = PipelineEnv(bootstrap=bootstrap, data_dir=data_dir)
-    declare_pipeline_topics(env.settings()["kafka"])  # type: ignore[arg-type]
+    env = PipelineEnv(broker=broker, data_dir=data_dir)
+    env.declare()
     Warehouse(WarehouseSettings(url=env.warehouse_url)).migrate()
     env.spawn("worker", log_name="worker", STREAM_BATCH_WITHIN_S="0.1")
     url = env.start_api(

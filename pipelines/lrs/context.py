@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from fastapi import Request
 
@@ -10,6 +11,7 @@ from pipelines.lrs.auth import ClientRegistry
 from pipelines.lrs.producer import Producer
 from pipelines.lrs.settings import LrsSettings
 from pipelines.lrs.watermark import Watermark
+from stream.provenance import edge_key
 from stream.settings import KafkaSettings
 from warehouse.blob_store import BlobStore
 from warehouse.record_store import RecordStore
@@ -29,6 +31,11 @@ class LrsContext:
     records: RecordStore
     blobs: BlobStore
     watermark: Watermark
+
+    @cached_property
+    def edge_key(self) -> bytes:
+        """The key that signs this API's records for the worker (stream/provenance.py)."""
+        return edge_key(self.hmac_key)
 
 
 def lrs_context(request: Request) -> LrsContext:

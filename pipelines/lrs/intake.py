@@ -32,6 +32,7 @@ from schemas.normalise import content_hash, statement_stamp
 from schemas.pseudonym import PSEUDONYM_HOMEPAGE, actor_key, impersonates_pseudonym, tool_authority
 from schemas.vocab import Verbs
 from schemas.xapi import is_negative_zero_offset, loads_json, parse_statements
+from stream import provenance
 
 log = structlog.get_logger(__name__)
 
@@ -141,8 +142,8 @@ async def accept(
         errors = format_errors(exc)
         raise ApiError(400, "invalid_statement", summarise(errors), errors) from None
     for n, item in enumerate(items):
-        if impersonates_pseudonym(item):
-            field = f"{n}.actor" if isinstance(data, list) else "actor"
+        if where := impersonates_pseudonym(item):
+            field = f"{n}.{where}" if isinstance(data, list) else where
             raise ApiError(400, "invalid_statement", f"{field}: {PSEUDONYM_HOMEPAGE} is reserved")
     parts = parts or {}
     try:
@@ -168,6 +169,13 @@ async def accept(
     authority = tool_authority(client.key, client.tool)
     # A statement without a version is stored with the version it was sent under (Data §2.4.10).
     default_version = "2.0.0" if version.startswith("2.") else "1.0.0"
+    headers = [
+        ("lrp-tool", client.tool.encode()),
+        ("lrp-source", b"http"),
+        ("lrp-org", client.org.encode()),
+        ("lrp-client", client.key.encode()),
+        ("lrp-define", b"1" if client.allows("define") else b"0"),
+    ]
     messages: list[Message] = []
     for n, (item, sid) in enumerate(zip(items, ids, strict=True)):
         if sid in unchanged:
@@ -190,16 +198,11 @@ async def accept(
                 413, "statement_too_large",
                 f"{n}: {len(value)} bytes > {kafka.max_message_bytes} per statement",
             )  # fmt: skip
+        # Signed, so the worker believes these headers (stream/provenance.py).
+        own.append(provenance.sign(ctx.edge_key, value, headers + own))
         messages.append((actor_key(stamped["actor"], ctx.hmac_key).encode(), value, own))
     if not messages:
         return ids, False
-    headers = [
-        ("lrp-tool", client.tool.encode()),
-        ("lrp-source", b"http"),
-        ("lrp-org", client.org.encode()),
-        ("lrp-client", client.key.encode()),
-        ("lrp-define", b"1" if client.allows("define") else b"0"),
-    ]
     try:
         positions = await asyncio.wait_for(
             ctx.producer.send_batch(kafka.raw_topic, messages, headers),

@@ -61,7 +61,7 @@ class Producer:
         async with self._lock:
             if self._producer is None:
                 producer = AIOKafkaProducer(
-                    bootstrap_servers=self.kafka.bootstrap_servers,
+                    **self.kafka.client(),
                     acks="all",
                     enable_idempotence=True,
                     # One id per process lifetime: a restarted API never fences a live one.

@@ -78,7 +78,7 @@ class Watermark:
         while True:
             try:
                 consumer = AIOKafkaConsumer(
-                    bootstrap_servers=self.kafka.bootstrap_servers,
+                    **self.kafka.client(),
                     enable_auto_commit=False,
                     group_id=None,
                     fetch_max_wait_ms=50,
@@ -182,7 +182,7 @@ class Watermark:
         try:
             if self._probe is None:
                 probe = AIOKafkaConsumer(
-                    bootstrap_servers=self.kafka.bootstrap_servers,
+                    **self.kafka.client(),
                     enable_auto_commit=False,
                     group_id=None,
                     isolation_level="read_committed",

@@ -13,6 +13,6 @@ from support_lrs import start_lrs
 @pytest.fixture(scope="module")
 def lrs(kafka_broker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One LRS per test module: tests use their own agents and ids, so they stay independent."""
-    url, env = start_lrs(kafka_broker.bootstrap_servers, tmp_path_factory.mktemp("lrs"))
+    url, env = start_lrs(kafka_broker, tmp_path_factory.mktemp("lrs"))
     yield url
     env.stop_all()

@@ -16,6 +16,7 @@ from kafka import KafkaConsumer, KafkaProducer
 
 import pipelines.kafka_broker as broker_module
 from pipelines.kafka_broker import KafkaBroker, KafkaBrokerError, fetch_jars
+from stream.settings import KafkaSettings
 from stream.topics import (
     consumer_lag,
     delete_topics,
@@ -45,8 +46,8 @@ def _listen(port: int = 0) -> socket.socket:
     return sock
 
 
-def _produce(bootstrap: str, topic: str, count: int) -> None:
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+def _produce(kafka: KafkaSettings, topic: str, count: int) -> None:
+    producer = KafkaProducer(**kafka.client(), acks="all", linger_ms=5)
     try:
         futures = [
             producer.send(topic, key=f"actor-{i % 7}".encode(), value=f"msg-{i}".encode())
@@ -59,10 +60,10 @@ def _produce(bootstrap: str, topic: str, count: int) -> None:
         producer.close(timeout=10)
 
 
-def _consume(bootstrap: str, topic: str, group_id: str, count: int) -> list[bytes]:
+def _consume(kafka: KafkaSettings, topic: str, group_id: str, count: int) -> list[bytes]:
     consumer = KafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **kafka.client(),
         group_id=group_id,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -92,7 +93,7 @@ def test_kafka_broker_start_is_ready_and_discoverable(broker: KafkaBroker) -> No
 
 
 def test_kafka_broker_topics_idempotent_produce_consume(broker: KafkaBroker) -> None:
-    bootstrap = broker.bootstrap_servers
+    bootstrap = broker.kafka_settings()
     topics = {"lrp.test.roundtrip": 3, "lrp.test.other": 1}
     assert sorted(ensure_topics(bootstrap, topics)) == sorted(topics)
     assert ensure_topics(bootstrap, topics) == []  # second call: already exists is fine
@@ -115,9 +116,10 @@ def test_kafka_broker_topics_idempotent_produce_consume(broker: KafkaBroker) -> 
 
 def test_kafka_broker_restart_keeps_topics_and_messages(broker: KafkaBroker) -> None:
     topic = "lrp.test.restart"
-    ensure_topics(broker.bootstrap_servers, {topic: 3})
-    _produce(broker.bootstrap_servers, topic, MESSAGES)
-    before = topic_end_offsets(broker.bootstrap_servers, topic)
+    admin = broker.kafka_settings()
+    ensure_topics(admin, {topic: 3})
+    _produce(admin, topic, MESSAGES)
+    before = topic_end_offsets(admin, topic)
     old_bootstrap, old_pid = broker.bootstrap_servers, broker.pid
 
     broker.stop()
@@ -130,8 +132,8 @@ def test_kafka_broker_restart_keeps_topics_and_messages(broker: KafkaBroker) -> 
     broker.start()
     assert broker.pid != old_pid
     assert broker.bootstrap_servers == old_bootstrap  # same ports when still free
-    assert topic_end_offsets(broker.bootstrap_servers, topic) == before
-    values = _consume(broker.bootstrap_servers, topic, "lrp-test-after-restart", MESSAGES)
+    assert topic_end_offsets(admin, topic) == before
+    values = _consume(admin, topic, "lrp-test-after-restart", MESSAGES)
     assert len(values) == MESSAGES
 
 
@@ -147,9 +149,7 @@ def test_kafka_broker_default_port_taken_picks_another(
         with KafkaBroker(tmp_path / "kafka") as second:
             assert second.port not in (None, taken, taken_controller)
             assert second.controller_port not in (None, taken, taken_controller)
-            assert ensure_topics(second.bootstrap_servers, {"lrp.test.port": 1}) == [
-                "lrp.test.port"
-            ]
+            assert ensure_topics(second.kafka_settings(), {"lrp.test.port": 1}) == ["lrp.test.port"]
         assert not second.is_running()
 
 

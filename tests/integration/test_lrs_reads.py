@@ -49,7 +49,7 @@ from pipelines.lrs.multipart import parse_multipart
 from pipelines.lrs.settings import ClientConfig, LrsSettings
 from pipelines.stack import ENV_PREFIXES
 from schemas.normalise import content_hash
-from stream.settings import KafkaSettings, PrivacySettings
+from stream.settings import PrivacySettings
 from stream.topics import declare_pipeline_topics
 from warehouse.client import Warehouse
 from warehouse.settings import LrsStoreSettings, WarehouseSettings
@@ -578,8 +578,7 @@ class Reads:
 def reads(kafka_broker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reads]:
     tmp: Path = tmp_path_factory.mktemp("lrs-reads")
     suffix = uuid.uuid4().hex[:8]
-    kafka = KafkaSettings(
-        bootstrap_servers=kafka_broker.bootstrap_servers,
+    kafka = kafka_broker.kafka_settings(
         raw_topic=f"reads-raw-{suffix}",
         dlq_topic=f"reads-dlq-{suffix}",
         partitions=1,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import orjson
@@ -25,13 +26,15 @@ from warehouse.settings import WarehouseSettings
 pytestmark = pytest.mark.integration
 
 
-def _produce(pipeline: PipelineEnv, values: list[bytes], tool: str = "video") -> None:
-    producer = KafkaProducer(bootstrap_servers=pipeline.bootstrap, acks="all", linger_ms=20)
-    headers = [("lrp-tool", tool.encode()), ("lrp-source", b"kafka")]
-    for n, value in enumerate(values):
-        producer.send(pipeline.raw_topic, value=value, key=str(n % 50).encode(), headers=headers)
-    producer.flush()
-    producer.close()
+@pytest.fixture(autouse=True)
+def video(pipeline: PipelineEnv) -> Any:
+    """The direct producer these tests write as (registered before any worker starts)."""
+    return pipeline.register_tool("video")
+
+
+def _produce(pipeline: PipelineEnv, values: list[bytes]) -> None:
+    """As the tool ``video``, to its own topic."""
+    pipeline.produce_as(pipeline.register_tool("video"), values)
 
 
 def test_sigkill_mid_stream_then_restart_stores_every_posted_statement_exactly_once(
@@ -104,14 +107,14 @@ def test_invalid_records_from_a_direct_producer_are_dead_lettered_with_reasons(
         b"[1, 2, 3]",
         orjson.dumps(good),  # the same statement again: stored once, not a conflict
     ]
-    _produce(pipeline, values, tool="video")
+    _produce(pipeline, values)
     pipeline.spawn("worker", log_name="worker")
     wait_for(
         lambda: warehouse_counts(pipeline.warehouse_url)["dead_letters"] >= 3,
         90,
         "three dead letters",
     )
-    _produce(pipeline, [orjson.dumps(conflicting)], tool="video")
+    _produce(pipeline, [orjson.dumps(conflicting)])
     wait_for(
         lambda: warehouse_counts(pipeline.warehouse_url)["dead_letters"] >= 4, 60, "the id conflict"
     )
@@ -123,7 +126,7 @@ def test_invalid_records_from_a_direct_producer_are_dead_lettered_with_reasons(
     assert set(letters) == {"malformed_json", "invalid_statement", "not_an_object", "id_conflict"}
     invalid = letters["invalid_statement"]
     assert invalid["raw"] == orjson.dumps(two_ifis).decode()
-    assert invalid["tool"] == "video" and invalid["topic"] == pipeline.raw_topic
+    assert invalid["tool"] == "video" and invalid["topic"] == f"{pipeline.direct_prefix}video"
     assert invalid["statement_id"] == two_ifis["id"]
     assert any(e["field"].startswith("actor") for e in orjson.loads(invalid["errors"]))
     assert letters["malformed_json"]["raw"].startswith('{"actor"')
@@ -131,7 +134,7 @@ def test_invalid_records_from_a_direct_producer_are_dead_lettered_with_reasons(
 
     consumer = KafkaConsumer(
         pipeline.dlq_topic,
-        bootstrap_servers=pipeline.bootstrap,
+        **pipeline.client(),
         auto_offset_reset="earliest",
         consumer_timeout_ms=5000,
     )
@@ -174,6 +177,7 @@ def test_warehouse_outage_makes_the_worker_exit_unacked_and_a_restart_stores_onc
 
 def test_records_whose_shape_once_halted_the_worker_are_stored_or_dead_lettered(
     pipeline: PipelineEnv,
+    video: Any,
 ) -> None:
     """Two records from the hostile probe (issue 13), each of which made the worker exit, be
     restarted, get the same batch back and exit again: one statement with 20,000 invalid
@@ -182,13 +186,12 @@ def test_records_whose_shape_once_halted_the_worker_are_stored_or_dead_lettered(
     many_errors = statement(1)
     many_errors["context"] = {"contextActivities": {"other": [{"id": "x"}] * 20_000}}
     _produce(pipeline, [orjson.dumps(many_errors)])
-    producer = KafkaProducer(bootstrap_servers=pipeline.bootstrap, acks="all", linger_ms=20)
-    headers = [("lrp-tool", b"replay"), ("lrp-source", b"kafka")]
+    producer = KafkaProducer(**video.client(), acks="all", linger_ms=20)
     months = [statement(100 + n) for n in range(120)]
     for n, value in enumerate(months):
         at = datetime(2010 + n // 12, n % 12 + 1, 15, tzinfo=UTC)
-        producer.send(pipeline.raw_topic, value=orjson.dumps(value), key=b"k",
-                      headers=headers, timestamp_ms=int(at.timestamp() * 1000))  # fmt: skip
+        producer.send(video.direct_topic("video"), value=orjson.dumps(value), key=b"k",
+                      timestamp_ms=int(at.timestamp() * 1000))  # fmt: skip
     producer.flush()
     producer.close()
     pipeline.spawn("worker", log_name="worker", STREAM_BATCH_SIZE="500", STREAM_BATCH_WITHIN_S="2")
@@ -199,7 +202,7 @@ def test_records_whose_shape_once_halted_the_worker_are_stored_or_dead_lettered(
         (letter,) = wh.dead_letters()
     assert letter["reason"] == "invalid_statement"
     assert len(orjson.loads(letter["errors"])) >= 20_000  # the warehouse keeps every error
-    consumer = KafkaConsumer(pipeline.dlq_topic, bootstrap_servers=pipeline.bootstrap,
+    consumer = KafkaConsumer(pipeline.dlq_topic, **pipeline.client(),
                              auto_offset_reset="earliest", consumer_timeout_ms=10_000)  # fmt: skip
     (message,) = [m for m, _ in zip(consumer, range(1), strict=False)]
     consumer.close()

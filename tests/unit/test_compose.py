@@ -38,7 +38,7 @@ from sqlalchemy.engine import make_url
 from dagster_project.resources import ProfileSettings
 from pipelines.lrs.settings import LrsSettings
 from pipelines.stack import ENV_PREFIXES
-from stream.settings import KafkaSettings, PrivacySettings, StreamSettings
+from stream.settings import AccessSettings, KafkaSettings, PrivacySettings, StreamSettings
 from warehouse.blob_store import BlobSettings
 from warehouse.settings import LrsStoreSettings, WarehouseSettings
 
@@ -55,6 +55,7 @@ POSTGRES_INIT = ROOT / "deploy" / "postgres" / "init-databases.sh"
 SETTINGS_CLASSES: list[type[BaseSettings]] = [
     WarehouseSettings,  # CLICKHOUSE_
     KafkaSettings,  # KAFKA_
+    AccessSettings,  # KAFKA_ACCESS_
     StreamSettings,  # STREAM_
     PrivacySettings,  # PRIVACY_
     LrsSettings,  # LRS_
@@ -76,15 +77,34 @@ APP_SERVICES = {
 EXPECTED_SERVICES = INFRA_SERVICES | APP_SERVICES
 DAGSTER_SERVICES = ("dagster-code", "dagster-webserver", "dagster-daemon")
 
+# Every service that talks to Kafka logs in as its own principal (stream/access.py).
+KAFKA_LOGIN = {
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "KAFKA_SECURITY_PROTOCOL",
+    "KAFKA_SASL_MECHANISM",
+    "KAFKA_USERNAME",
+    "KAFKA_PASSWORD",
+}
 # What each app service cannot run without (beyond what the settings default to).
 # Every service that talks to ClickHouse logs in as its own user (CLICKHOUSE_USER/_PASSWORD).
 CLICKHOUSE_LOGIN = {"CLICKHOUSE_URL", "CLICKHOUSE_USER", "CLICKHOUSE_PASSWORD"}
+# Every service that talks to Kafka logs in as its own principal (stream/access.py).
+KAFKA_LOGIN = {
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "KAFKA_SECURITY_PROTOCOL",
+    "KAFKA_SASL_MECHANISM",
+    "KAFKA_USERNAME",
+    "KAFKA_PASSWORD",
+}
 # What each app service cannot run without (beyond what the settings default to).
 REQUIRED_ENV: dict[str, set[str]] = {
-    "migrate": CLICKHOUSE_LOGIN | {"CLICKHOUSE_DATABASE", "CLICKHOUSE_RECORD_DATABASE"},
+    "migrate": CLICKHOUSE_LOGIN
+    | {"CLICKHOUSE_DATABASE", "CLICKHOUSE_RECORD_DATABASE", *KAFKA_LOGIN, "STREAM_APP_ID"}
+    | {"KAFKA_ACCESS_LRS_PASSWORD", "KAFKA_ACCESS_WORKER_PASSWORD"},
     # LRSDB_URL and BLOB_URL: the defaults (an SQLite file, a local folder) live and die with
     # the container.
     "lrs-api": CLICKHOUSE_LOGIN
+    | KAFKA_LOGIN
     | {
         "KAFKA_BOOTSTRAP_SERVERS",
         "KAFKA_WATERMARK_TOPIC",
@@ -97,14 +117,18 @@ REQUIRED_ENV: dict[str, set[str]] = {
         "BLOB_URL",
     },
     "worker": CLICKHOUSE_LOGIN
-    | {"KAFKA_BOOTSTRAP_SERVERS", "KAFKA_WATERMARK_TOPIC", "PRIVACY_HMAC_KEY", "STREAM_APP_ID"},
+    | KAFKA_LOGIN
+    | {"KAFKA_WATERMARK_TOPIC", "PRIVACY_HMAC_KEY", "STREAM_APP_ID"},
     # PROFILE_ROSTER_DIR: the settings default (.data/roster) does not exist in the image.
-    "dagster-code": CLICKHOUSE_LOGIN
-    | {"KAFKA_BOOTSTRAP_SERVERS", "PRIVACY_HMAC_KEY", "PROFILE_ROSTER_DIR"},
+    "dagster-code": CLICKHOUSE_LOGIN | {"PRIVACY_HMAC_KEY", "PROFILE_ROSTER_DIR"},
 }
 
 # Secrets: compose must refuse to start without them (${NAME:?...}); .env.example leaves them empty.
 SECRETS = {
+    "KF_ADMIN_PASSWORD",
+    "KF_LRS_PASSWORD",
+    "KF_WORKER_PASSWORD",
+    "KF_KEYSTORE_PASSWORD",
     "CH_MIGRATE_PASSWORD",
     "CH_LRS_API_PASSWORD",
     "CH_WORKER_PASSWORD",
@@ -348,7 +372,10 @@ ALL_SETTINGS_NAMES = {name for cls in SETTINGS_CLASSES for name in settings_env_
 
 
 def our_prefix(name: str) -> str | None:
-    return next((p for p in OUR_PREFIXES if name.startswith(p)), None)
+    """The longest of our prefixes ``name`` starts with (KAFKA_ACCESS_ before KAFKA_)."""
+    return next(
+        (p for p in sorted(OUR_PREFIXES, key=len, reverse=True) if name.startswith(p)), None
+    )
 
 
 def unknown_setting(name: str) -> str | None:
@@ -1162,3 +1189,33 @@ def test_dockerfile_leaves_chdb_out_of_the_image() -> None:
         if keyword == "COPY" and "--from" in args
     ]
     assert any("/opt/venv" in c for c in copied), "the runtime stage copies the built venv"
+
+
+def test_compose_kafka_is_closed_no_plaintext_and_no_access_without_an_acl() -> None:
+    """Issue 13's probe found 9092 published as PLAINTEXT: anyone could read the raw topic,
+    delete topics or pose as the LRS. Every listener authenticates; the published one is also
+    encrypted; no ACL means no access."""
+    env = resolved_env("kafka")
+    listeners, _ = kafka_listeners()
+    protocols = dict(p.split(":") for p in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    assert {protocols[name] for name in listeners} <= {"SASL_PLAINTEXT", "SASL_SSL"}
+    published = container_ports("kafka")
+    for name, (_, port) in listeners.items():
+        if port in published:
+            assert protocols[name] == "SASL_SSL", f"{name} is published without TLS"
+    assert env["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    assert env["KAFKA_SUPER_USERS"] == "User:admin"
+
+
+def test_compose_each_kafka_client_is_its_own_principal() -> None:
+    users = {
+        name: env_of(name)["KAFKA_USERNAME"]
+        for name in sorted(APP_SERVICES)
+        if "KAFKA_BOOTSTRAP_SERVERS" in env_of(name)
+    }
+    assert users == {"migrate": "admin", "lrs-api": "lrp-lrs", "worker": "lrp-worker"}
+    access = env_of("migrate")
+    assert AccessSettings().lrs_username == users["lrs-api"]
+    assert AccessSettings().worker_username == users["worker"]
+    assert access["STREAM_APP_ID"] == env_of("worker")["STREAM_APP_ID"]  # the ACLs name it

@@ -19,6 +19,7 @@ from schemas.pseudonym import (
     Identity,
     actor_key,
     canonical_ifi,
+    impersonates_pseudonym,
     pseudonymise,
 )
 from schemas.vocab import Verbs
@@ -262,3 +263,51 @@ def test_schemas_pseudonymise_corpus_leaves_no_agent_strings() -> None:
         assert identities or stored["actor"].get("objectType") == "Group"
         checked += 1
     assert checked >= 140
+
+
+@pytest.mark.parametrize(
+    ("where", "place"),
+    [
+        ("actor.account.homePage", lambda s, fake: s.update(actor=fake)),
+        (
+            "context.instructor.account.homePage",
+            lambda s, fake: s.update(context={"instructor": fake}),
+        ),
+        (
+            "context.team.member.1.account.homePage",
+            lambda s, fake: s.update(
+                context={
+                    "team": {
+                        "objectType": "Group",
+                        "member": [
+                            {"mbox": "mailto:ok@school.test"},
+                            fake,
+                        ],
+                    }
+                }
+            ),
+        ),
+        (
+            "object.actor.account.homePage",
+            lambda s, fake: s.update(
+                object={
+                    "objectType": "SubStatement",
+                    "actor": fake,
+                    "verb": {"id": "http://adlnet.gov/expapi/verbs/answered"},
+                    "object": {"id": "https://example.test/q"},
+                }
+            ),
+        ),
+    ],
+)
+def test_an_agent_posing_as_a_pseudonym_is_named_by_its_field(where: str, place: Any) -> None:
+    """The error names where the reserved account is, not always ``actor`` (issue 13, item 6)."""
+    fake = {"account": {"homePage": "urn:lrp:pseudonym", "name": "a" * 64}}
+    body = {
+        "actor": {"mbox": "mailto:s@school.test"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+        "object": {"id": "https://example.test/a"},
+    }
+    assert impersonates_pseudonym(body) is None
+    place(body, fake)
+    assert impersonates_pseudonym(body) == where

@@ -629,6 +629,7 @@ def test_schemas_deadletter_reasons_are_stable() -> None:
         "oversized",
         "id_conflict",
         "unsupported_version",
+        "unverified_provenance",
         "processing_error",
     ]
 

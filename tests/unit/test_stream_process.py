@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import pytest
 
@@ -15,20 +17,36 @@ from stream.process import (
     process_record,
     settle_batch,
 )
+from stream.provenance import edge_key, sign
 from support import statement
 from warehouse.tables import STATEMENT_COLUMNS
 
 KEY = b"unit-test-key"
 
 
+EDGE = edge_key(KEY)
+
+
 def _record(value: bytes, offset: int = 0, **headers: str) -> Record:
-    return Record(value, "raw", 1, offset, 1_790_000_000.0, headers)
+    """A record from the direct producer ``quiz`` (its own topic)."""
+    return Record.from_kafka(
+        value, "direct.quiz", 1, offset, 1_790_000_000.0, headers, edge_key=EDGE,
+        direct_tool="quiz",
+    )  # fmt: skip
+
+
+def _edge_record(value: bytes, claims: dict[str, str], offset: int = 0) -> Record:
+    """A record on the raw topic with the LRS API's headers, as ``from_kafka`` reads it."""
+    encoded = [(k, v.encode()) for k, v in claims.items()]
+    name, signature = sign(EDGE, value, encoded)
+    headers = {**claims, name: signature.decode()}
+    return Record.from_kafka(
+        value, "raw", 0, offset, 1_790_000_000.0, headers, edge_key=EDGE, direct_tool=None
+    )
 
 
 def _process(value: bytes, offset: int = 0, max_bytes: int = 100_000) -> Accepted | Rejected:
-    return process_record(
-        _record(value, offset, **{"lrp-tool": "quiz"}), hmac_key=KEY, max_bytes=max_bytes
-    )
+    return process_record(_record(value, offset), hmac_key=KEY, max_bytes=max_bytes)
 
 
 def test_a_valid_statement_becomes_a_pseudonymised_row() -> None:
@@ -193,25 +211,91 @@ def test_a_retry_without_timestamp_is_the_same_statement_not_a_conflict() -> Non
     assert first.content_hash == later.content_hash
 
 
+EDGE_CLAIMS = {
+    "lrp-source": "http",
+    "lrp-tool": "video",
+    "lrp-org": "north-school",
+    "lrp-client": "video-client",
+    "lrp-define": "0",
+}
+
+
+def test_headers_signed_by_the_edge_say_who_sent_the_statement() -> None:
+    value = orjson.dumps(statement(14))
+    record = _edge_record(value, EDGE_CLAIMS)
+    assert record.signed and not record.forged
+    assert (record.source, record.tool, record.org, record.client) == (
+        "http", "video", "north-school", "video-client",
+    )  # fmt: skip
+    assert record.may_define is False
+    out = process_record(record, hmac_key=KEY, max_bytes=100_000)
+    assert isinstance(out, Accepted)
+    assert dict(zip(STATEMENT_COLUMNS, out.row, strict=True))["source"] == "http"
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param(lambda v, h: (v.replace(b"Student", b"Stranger"), h), id="value-changed"),
+        pytest.param(lambda v, h: (v, {**h, "lrp-org": "south-school"}), id="org-changed"),
+        pytest.param(lambda v, h: (v, {**h, "lrp-client": "admin"}), id="client-changed"),
+        pytest.param(
+            lambda v, h: (v, {k: x for k, x in h.items() if k != "lrp-edge-signature"}),
+            id="signature-dropped",
+        ),
+        pytest.param(lambda v, h: (v, {**h, "lrp-edge-signature": "0" * 64}), id="made-up"),
+    ],
+)
+def test_an_unsigned_or_altered_claim_of_the_edge_is_dead_lettered(tamper: Any) -> None:
+    signed = _edge_record(orjson.dumps(statement(15)), EDGE_CLAIMS)
+    value, headers = tamper(signed.value, signed.headers)
+    record = Record.from_kafka(
+        value, "raw", 0, 2, 1_790_000_000.0, headers, edge_key=EDGE, direct_tool=None
+    )
+    assert not record.signed and record.forged
+    assert (record.source, record.org, record.client) == ("kafka", "default", "")
+    out = process_record(record, hmac_key=KEY, max_bytes=100_000)
+    assert isinstance(out, Rejected) and out.reason == DeadLetterReason.UNVERIFIED_PROVENANCE
+    assert out.errors[0]["field"] == "headers"
+
+
+def test_a_signature_made_with_another_key_is_not_believed() -> None:
+    value = orjson.dumps(statement(16))
+    name, signature = sign(edge_key(b"someone-else"), value, [("lrp-source", b"http")])
+    record = Record.from_kafka(
+        value, "raw", 0, 3, 1_790_000_000.0, {"lrp-source": "http", name: signature.decode()},
+        edge_key=EDGE, direct_tool=None,
+    )  # fmt: skip
+    assert record.forged
+
+
+def test_a_direct_producer_is_known_by_its_topic_whatever_its_headers_say() -> None:
+    # Even a valid edge signature copied onto a direct topic does not make the record the
+    # edge's: only the raw topic carries the LRS API's records.
+    signed = _edge_record(orjson.dumps(statement(17)), EDGE_CLAIMS)
+    record = Record.from_kafka(
+        signed.value, "direct.quiz", 0, 4, 1_790_000_000.0,
+        {**signed.headers, "lrp-tool": "video"}, edge_key=EDGE, direct_tool="quiz",
+    )  # fmt: skip
+    assert not record.signed
+    assert (record.tool, record.source, record.org) == ("quiz", "kafka", "default")
+    plain = _record(orjson.dumps(statement(18)), **{"lrp-tool": "video"})
+    assert plain.tool == "quiz" and not plain.forged
+
+
 def test_a_forged_http_source_header_cannot_smuggle_an_authority_with_pii() -> None:
     body = statement(
         13,
         authority={"mbox": "mailto:teacher@school.test", "name": "Teacher Bob"},
         stored="2026-10-01T00:00:00.000Z",
     )
-    forged = Record(
-        orjson.dumps(body),
-        "raw",
-        0,
-        1,
-        1_790_000_000.0,
-        {"lrp-source": "http", "lrp-tool": "video"},
-    )
+    forged = Record.from_kafka(
+        orjson.dumps(body), "raw", 0, 1, 1_790_000_000.0,
+        {"lrp-source": "http", "lrp-tool": "video"}, edge_key=EDGE, direct_tool=None,
+    )  # fmt: skip
     out = process_record(forged, hmac_key=KEY, max_bytes=100_000)
-    assert isinstance(out, Accepted)
-    row = dict(zip(STATEMENT_COLUMNS, out.row, strict=True))
-    assert "teacher@school.test" not in row["statement"] and "Teacher Bob" not in row["statement"]
-    assert orjson.loads(row["statement"])["authority"]["account"]["name"] == "video"
+    assert isinstance(out, Rejected) and out.reason == DeadLetterReason.UNVERIFIED_PROVENANCE
+    assert out.row()[3:5] == ["unknown", "kafka"]  # nothing of the claim is believed
 
 
 def test_an_oversized_dead_letter_is_cut_for_kafka_but_kept_whole_for_the_warehouse() -> None:
