@@ -123,8 +123,7 @@ def upsert_principals(admin_kafka: KafkaSettings, principals: list[Principal]) -
     if not principals:
         return
     upserts = [
-        UserScramCredentialUpsertion(p.username, scram(admin_kafka), p.password)
-        for p in principals
+        UserScramCredentialUpsertion(p.username, scram(admin_kafka), p.password) for p in principals
     ]
     with admin_client(admin_kafka) as admin:
         failed = {u: e for u, e in admin.alter_user_scram_credentials(upserts).items() if e}

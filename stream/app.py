@@ -127,7 +127,8 @@ def write_batch(wh_client: Warehouse, outcomes: Sequence[Outcome]) -> tuple[int,
         }
         wh.insert_identities(sorted(identities))
         known = wh.existing_dead_letter_ids([str(r.dl_id()) for r in rejected])
-        wh.insert_dead_letters([r.row() for r in rejected if str(r.dl_id()) not in known])
+        new = [r for r in rejected if str(r.dl_id()) not in known]
+        wh.insert_dead_letters([r.row() for r in new], [r.raw_row() for r in new])
         wh.insert_records([a.record_row for a in fresh])
         wh.insert_activity_definitions([row for a in fresh for row in a.definition_rows])
         wh.insert_statements([a.row for a in fresh])

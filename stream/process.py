@@ -26,6 +26,7 @@ from schemas.pseudonym import (
     pseudonymise,
     tool_authority,
 )
+from schemas.redact import redact
 from schemas.xapi import loads_json, parse_statement
 from stream import provenance
 from warehouse.tables import (
@@ -132,8 +133,13 @@ class Rejected:
         r = self.record
         return uuid.uuid5(_DL_NAMESPACE, f"{r.topic}/{r.partition}/{r.offset}")
 
+    def raw_row(self) -> list[Any]:
+        """The bytes as received, for the LRS record's ``dead_letters`` (LRS and erasure only)."""
+        return [self.dl_id(), self.record.value]
+
     def row(self) -> list[Any]:
-        """A ``dead_letters`` row (see warehouse.tables.DEAD_LETTER_COLUMNS)."""
+        """A ``dead_letters`` row (see warehouse.tables.DEAD_LETTER_COLUMNS): its ``raw`` with the
+        people taken out (schemas/redact.py), as the analytics side may read it."""
         r = self.record
         return [
             self.dl_id(),
@@ -145,7 +151,7 @@ class Rejected:
             r.partition,
             r.offset,
             self.statement_id or "",
-            r.value,
+            redact(r.value),
         ]
 
     def kafka_value(self, limit: int) -> bytes:

@@ -410,8 +410,25 @@ class WarehouseSession:
     def insert_identities(self, rows: Sequence[Sequence[Any]]) -> None:
         self.insert("identities", rows, tables.IDENTITY_COLUMNS)
 
-    def insert_dead_letters(self, rows: Sequence[Sequence[Any]]) -> None:
+    def insert_dead_letters(
+        self, rows: Sequence[Sequence[Any]], raw_rows: Sequence[Sequence[Any]] = ()
+    ) -> None:
+        """Dead letters (``raw`` redacted) and, beside the LRS record, their bytes as received
+        (``raw_rows``: (dl_id, raw)), which only the LRS and erasure may read."""
+        if raw_rows:
+            self.client.insert(
+                f"{self.settings.record_database}.dead_letters",
+                [tuple(r) for r in raw_rows],
+                column_names=["dl_id", "raw"],
+            )
         self.insert("dead_letters", rows, tables.DEAD_LETTER_COLUMNS)
+
+    def dead_letter_raw(self, dl_id: str) -> bytes | None:
+        """A dead letter's bytes as received (None if unknown)."""
+        rows = self.query(
+            "SELECT raw FROM $record_db.dead_letters FINAL WHERE dl_id = {id:UUID}", {"id": dl_id}
+        )
+        return rows[0][0].encode("utf-8", "surrogateescape") if rows else None
 
     def existing_dead_letter_ids(self, ids: Sequence[str]) -> set[str]:
         if not ids:

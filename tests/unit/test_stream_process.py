@@ -101,7 +101,8 @@ def test_each_kind_of_bad_record_gets_its_typed_reason() -> None:
     for value, reason in cases.items():
         out = _process(value)
         assert isinstance(out, Rejected) and out.reason == reason, value
-        assert out.row()[-1] == value  # raw bytes kept unchanged
+        assert out.raw_row()[-1] == value  # raw bytes kept unchanged, beside the LRS record
+        assert "@school.test" not in out.row()[-1]  # the analytics copy names no one
     big = _process(orjson.dumps(statement(5)), max_bytes=50)
     assert isinstance(big, Rejected) and big.reason == DeadLetterReason.OVERSIZED
     invalid = _process(orjson.dumps(statement(4, result={"score": {"scaled": 2}})))
@@ -304,7 +305,7 @@ def test_an_oversized_dead_letter_is_cut_for_kafka_but_kept_whole_for_the_wareho
     assert len(big.kafka_value(2000)) == 2000
     assert dict(big.headers(2000))["lrp-truncated"] == b"5000"
     assert "lrp-truncated" not in dict(big.headers())
-    assert big.row()[-1] == b"x" * 5000
+    assert big.raw_row()[-1] == b"x" * 5000 and big.row()[-1] == "x" * 5000
 
 
 def test_stream_process_dead_letter_error_header_is_bounded() -> None:
