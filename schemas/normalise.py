@@ -106,7 +106,12 @@ def normalise(stmt: Statement) -> dict[str, Any]:
     carry their ``objectType``, ``version`` defaults to 1.0.0, and no value is ``None`` (JSON
     nulls inside ``extensions`` are the producer's data and stay).
     """
-    data = stmt.model_dump(mode="json", exclude_none=True, by_alias=True)
+    return normalise_dump(stmt.model_dump(mode="json", exclude_none=True, by_alias=True))
+
+
+def normalise_dump(data: dict[str, Any]) -> dict[str, Any]:
+    """:func:`normalise`, in place, on a statement model's JSON dump (``model_dump(mode="json",
+    exclude_none=True, by_alias=True)``), e.g. one the LRS API validated, dumped and signed."""
     _normalise_fields(data)
     for agent in iter_agents(data, include_authority=True):
         _lower_ifis(agent)
@@ -122,6 +127,7 @@ def statement_stamp(
     default_id: str,
     default_timestamp: bool = True,
     default_version: str = DEFAULT_VERSION,
+    copy: bool = True,
 ) -> dict[str, Any]:
     """What the LRS adds on acceptance, on a copy of ``stmt_dict`` (§2.4.1, §2.4.7-§2.4.10).
 
@@ -130,11 +136,12 @@ def statement_stamp(
     agent, from its credentials); ``timestamp`` defaults to ``stored``; ``version`` defaults to
     1.0.0. The LRS API passes ``default_timestamp=False`` so the worker can still tell a
     statement sent without a timestamp (its comparison form must not include one).
+    ``copy=False`` stamps ``stmt_dict`` itself, for a caller that made it and needs no original.
 
     Raises:
         ValueError: when ``stored`` is naive.
     """
-    stamped = json_copy(stmt_dict)
+    stamped = json_copy(stmt_dict) if copy else stmt_dict
     stored_text = format_timestamp(stored)
     stamped.setdefault("id", default_id)
     stamped["stored"] = stored_text
@@ -268,13 +275,15 @@ def _statement_form(stmt: dict[str, Any]) -> dict[str, Any]:
 
 def _plain_numbers(value: Any) -> Any:
     # 3 and 3.0 are the same JSON number; serialisers disagree on how to write them. Floats past
-    # 64-bit integers stay floats (orjson cannot write such an int).
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+    # 64-bit integers stay floats (orjson cannot write such an int). Strings, most of the
+    # leaves, are passed over without a call (this walk is on every statement's hot path).
+    kind = type(value)
+    if kind is dict:
+        return {k: v if type(v) is str else _plain_numbers(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) is str else _plain_numbers(v) for v in value]
+    if kind is float and value.is_integer() and abs(value) < 2**63:
         return int(value)
-    if isinstance(value, dict):
-        return {key: _plain_numbers(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain_numbers(item) for item in value]
     return value
 
 

@@ -161,7 +161,9 @@ class _Pseudonymiser:
             )
 
 
-def pseudonymise(stmt_dict: dict[str, Any], key: bytes) -> tuple[dict[str, Any], list[Identity]]:
+def pseudonymise(
+    stmt_dict: dict[str, Any], key: bytes, *, copy: bool = True
+) -> tuple[dict[str, Any], list[Identity]]:
     """Replace every person in a statement by a pseudonymous account; return who was who.
 
     Replaced: actor, Agent/Group objects, ``context.instructor``, ``context.team`` and its members,
@@ -175,11 +177,12 @@ def pseudonymise(stmt_dict: dict[str, Any], key: bytes) -> tuple[dict[str, Any],
     extensions are not inspected (their content is the producer's responsibility).
 
     Returns:
-        A deep copy of the statement, pseudonymised, and one :class:`Identity` per distinct
-        Agent or identified Group seen (anonymous groups are represented by their members).
-        Already pseudonymous agents yield no identity, so the function is idempotent.
+        A deep copy of the statement (the statement itself with ``copy=False``), pseudonymised,
+        and one :class:`Identity` per distinct Agent or identified Group seen (anonymous groups
+        are represented by their members). Already pseudonymous agents yield no identity, so
+        the function is idempotent.
     """
-    result = json_copy(stmt_dict)
+    result = json_copy(stmt_dict) if copy else stmt_dict
     worker = _Pseudonymiser(key)
     for container, slot in agent_slots(result, include_authority=False):
         container[slot] = worker.actor(container[slot])

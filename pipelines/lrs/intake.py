@@ -31,7 +31,7 @@ from schemas.leniency import Repair, repair
 from schemas.normalise import content_hash, statement_stamp
 from schemas.pseudonym import PSEUDONYM_HOMEPAGE, actor_key, impersonates_pseudonym, tool_authority
 from schemas.vocab import Verbs
-from schemas.xapi import is_negative_zero_offset, loads_json, parse_statements
+from schemas.xapi import Statement, is_negative_zero_offset, loads_json, parse_statements
 from stream import provenance
 
 log = structlog.get_logger(__name__)
@@ -102,6 +102,20 @@ async def read_statements(request: Request, max_bytes: int) -> tuple[Any, dict[s
     return parse_json(body), {}
 
 
+def edge_statement(
+    model: Statement, sid: str, stored: datetime, authority: dict[str, Any], default_version: str
+) -> dict[str, Any]:
+    """What the API produces for one validated statement: the model's dump (as the worker would
+    make it, since a signed record is not validated again), with the id, stored, authority and
+    version the LRS sets. ``timestamp`` stays unset when absent (the worker must tell)."""
+    dumped = model.model_dump(mode="json", exclude_none=True, by_alias=True)
+    dumped["id"] = sid
+    return statement_stamp(
+        dumped, stored=stored, authority=authority, default_id=sid, default_timestamp=False,
+        default_version=default_version, copy=False,
+    )  # fmt: skip
+
+
 async def accept(
     ctx: LrsContext,
     client: Client,
@@ -137,7 +151,7 @@ async def accept(
                 items[n], repairs[n] = repair(item, client.leniency)
         data = items if isinstance(data, list) else items[0]
     try:
-        parse_statements(items if isinstance(data, list) else data)
+        models = parse_statements(items if isinstance(data, list) else data)
     except ValidationError as exc:
         errors = format_errors(exc)
         raise ApiError(400, "invalid_statement", summarise(errors), errors) from None
@@ -177,18 +191,11 @@ async def accept(
         ("lrp-define", b"1" if client.allows("define") else b"0"),
     ]
     messages: list[Message] = []
-    for n, (item, sid) in enumerate(zip(items, ids, strict=True)):
+    for n, sid in enumerate(ids):
         if sid in unchanged:
             continue
         own = [("lrp-repairs", orjson.dumps(repairs[n]))] if repairs[n] else []
-        stamped = statement_stamp(
-            item,
-            stored=stored,
-            authority=authority,
-            default_id=sid,
-            default_timestamp=False,
-            default_version=default_version,
-        )
+        stamped = edge_statement(models[n], sid, stored, authority, default_version)
         try:
             value = orjson.dumps(stamped)
         except TypeError as exc:  # e.g. extensions nested deeper than 254 levels

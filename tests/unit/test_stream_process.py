@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import orjson
@@ -316,3 +317,63 @@ def test_stream_process_dead_letter_error_header_is_bounded() -> None:
     assert shown[-1]["message"] == f"and {20_000 - HEADER_ERRORS} more errors (see dead_letters)"
     assert all(len(e["message"]) <= 300 for e in shown)
     assert bounded_errors(errors[:3]) == [{**e, "message": "x" * 300} for e in errors[:3]]
+
+
+def _edge_outcomes(item: dict[str, Any], offset: int) -> tuple[Any, Any]:
+    """One statement as the LRS API sends it, processed trusting the signature and not."""
+    from datetime import UTC, datetime
+
+    from pipelines.lrs.intake import edge_statement
+    from schemas.pseudonym import tool_authority
+    from schemas.xapi import parse_statement
+
+    sid = str(item.get("id") or uuid.uuid4()).lower()
+    stamped = edge_statement(
+        parse_statement(item), sid, datetime(2026, 12, 2, 8, 0, tzinfo=UTC),
+        tool_authority("quiz-app", "quiz"), "1.0.0",
+    )  # fmt: skip
+    record = _edge_record(orjson.dumps(stamped), EDGE_CLAIMS, offset)
+    return (
+        process_record(record, hmac_key=KEY, max_bytes=1_000_000),
+        process_record(record, hmac_key=KEY, max_bytes=1_000_000, trust_edge=False),
+    )
+
+
+def _as_json(row: list[Any]) -> list[Any]:
+    return [orjson.loads(v) if isinstance(v, str) and v.startswith("{") else v for v in row]
+
+
+def test_a_signed_record_is_not_validated_again_and_gives_the_same_rows() -> None:
+    """Validate once (issue 14): what the worker makes of the edge's records without pydantic
+    equals what full validation makes, row for row, for every accepted corpus statement and a
+    simulated school's."""
+    from pipelines.bench_load import simulated_statements
+    from support import accepted_corpus_statements
+
+    items = [s.model_dump(mode="json", exclude_none=True, by_alias=True)
+             for _, s in accepted_corpus_statements()]  # fmt: skip
+    items += [orjson.loads(payload) for _, payload in simulated_statements()[:300]]
+    assert len(items) > 400
+    for n, item in enumerate(items):
+        trusted, validated = _edge_outcomes(item, n)
+        assert isinstance(validated, Accepted), (n, validated)
+        assert isinstance(trusted, Accepted), (n, trusted)
+        # Equal rows; the JSON columns equal as JSON (key order may differ).
+        assert _as_json(trusted.row) == _as_json(validated.row), n
+        assert _as_json(trusted.record_row) == _as_json(validated.record_row), n
+        assert trusted.definition_rows == validated.definition_rows, n
+        assert trusted.identities == validated.identities, n
+        assert trusted.content_hash == validated.content_hash, n
+
+
+def test_validation_is_skipped_only_for_the_edges_signature(monkeypatch: Any) -> None:
+    """The trusted path really skips the model, and an unsigned record never takes it."""
+    import stream.process as process
+
+    calls: list[int] = []
+    real = process.parse_statement
+    monkeypatch.setattr(process, "parse_statement", lambda d: calls.append(1) or real(d))
+    trusted, _ = _edge_outcomes(statement(40), 1)
+    assert isinstance(trusted, Accepted) and calls == [1]  # only the trust_edge=False run
+    calls.clear()
+    assert isinstance(_process(orjson.dumps(statement(41))), Accepted) and calls == [1]
