@@ -166,6 +166,45 @@ class ManagedProcess:
             proc.wait()
 
 
+class BrokerSupervisor:
+    """Restarts the embedded broker when it dies (issue 13: a broker that died stayed dead and
+    the API answered 503 until someone ran `make down` and `make up`). Same data dir and ports,
+    so clients reconnect by themselves; acknowledged records are on disk (acks=all)."""
+
+    def __init__(self, broker: KafkaBroker) -> None:
+        self.broker = broker
+        self.restarts = 0
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="watch-kafka", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+
+    def _watch(self) -> None:
+        delay = 0.5
+        while not self._stopping.wait(0.5):
+            if self.broker.is_running():
+                delay = 0.5
+                continue
+            log.warning("broker exited; restarting", data_dir=str(self.broker.data_dir))
+            # The same ports or none: the worker and the API were given this bootstrap address.
+            self.broker._requested_port = self.broker.port
+            self.broker._requested_controller_port = self.broker.controller_port
+            try:
+                self.broker.start()
+            except Exception as exc:  # e.g. its port still held for a moment: try again
+                log.warning("broker restart failed", error=repr(exc), retry_in_s=delay)
+                self._stopping.wait(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            self.restarts += 1
+            log.info("broker restarted", restarts=self.restarts)
+
+
 @dataclass
 class Stack:
     """Broker + worker(s) + API sharing one data folder."""
@@ -181,6 +220,7 @@ class Stack:
     tools: dict[str, Principal] = field(default_factory=dict)
     broker: KafkaBroker | None = None
     processes: list[ManagedProcess] = field(default_factory=list)
+    supervisor: BrokerSupervisor | None = None
 
     @property
     def warehouse_url(self) -> str:
@@ -240,6 +280,8 @@ class Stack:
         )  # fmt: skip
         for tool in self.direct_tools:
             self.tools[tool] = register_tool(admin, admin, tool)
+        self.supervisor = BrokerSupervisor(self.broker)
+        self.supervisor.start()
         return self.broker
 
     def start(self) -> Stack:
@@ -272,6 +314,8 @@ class Stack:
         for proc in reversed(self.processes):
             proc.stop()
         self.processes.clear()
+        if self.supervisor is not None:
+            self.supervisor.stop()
         if self.broker is not None:
             self.broker.stop()
 

@@ -30,6 +30,11 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _restarted(data: Path, old_pid: int) -> bool:
+    now = KafkaBroker.running_from(data / "kafka")
+    return now is not None and now.pid != old_pid
+
+
 def test_up_detach_serves_xapi_and_down_stops_everything(tmp_path: Path) -> None:
     data, port = tmp_path / "stack", free_port()
     up = _cli("up", "--detach", "--data-dir", str(data), "--api-port", str(port))
@@ -68,6 +73,20 @@ def test_up_detach_serves_xapi_and_down_stops_everything(tmp_path: Path) -> None
         )
         assert r.status_code == 200
         wait_for(lambda: warehouse_counts(url)["statements"] == 2, 90, "the restarted worker")
+
+        # A broker killed outright comes back on its own (same ports), and so does the pipeline.
+        broker = KafkaBroker.running_from(data / "kafka")
+        assert broker is not None and broker.pid is not None
+        os.killpg(broker.pid, signal.SIGKILL)
+        wait_for(lambda: _restarted(data, broker.pid), 90, "the broker restarted by the stack")
+        third = statement(3)
+        headers = {"Authorization": f"Basic {token}", "X-Experience-API-Version": "1.0.3"}
+        wait_for(
+            lambda: httpx.post(f"http://127.0.0.1:{port}/xAPI/statements", json=third,
+                               timeout=30, headers=headers).status_code == 200,
+            90, "the API to accept statements again",
+        )  # fmt: skip
+        wait_for(lambda: warehouse_counts(url)["statements"] == 3, 90, "the third statement")
     finally:
         down = _cli("down", "--data-dir", str(data))
     assert down.returncode == 0 and "stopped" in down.stdout
