@@ -444,7 +444,7 @@ class Bench:
                     wh.insert_statements(rows[start : start + INSERT_BATCH])
                 seconds = time.perf_counter() - started
                 stored = wh.counts()["statements"]
-                wh.truncate("statements", "identities")
+                wh.truncate("statements", "statement_ids", "identities")
             if stored != len(rows):
                 raise RuntimeError(f"{stored} of {len(rows)} rows in the scratch table")
             self.add(
