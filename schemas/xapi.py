@@ -669,15 +669,17 @@ go deeper, but hundreds of levels only exhaust recursion further down the pipeli
 
 
 def _check_depth(value: Any) -> None:
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
+    # Level by level, containers only (leaves are most of the nodes and need no visit): this
+    # runs on every statement a direct producer sends.
+    level, depth = [value], 1
+    while level:
         if depth > MAX_DEPTH:
             raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels")
-        if isinstance(node, dict):
-            stack.extend((child, depth + 1) for child in node.values())
-        elif isinstance(node, list):
-            stack.extend((child, depth + 1) for child in node)
+        inner: list[Any] = []
+        for node in level:
+            children = node.values() if type(node) is dict else node if type(node) is list else ()
+            inner.extend(c for c in children if type(c) is dict or type(c) is list)
+        level, depth = inner, depth + 1
 
 
 def loads_json(raw: bytes | str) -> Any:
