@@ -452,6 +452,13 @@ class ContextActivities(XapiModel):
     category: Annotated[list[Activity], BeforeValidator(_as_list)] | None = None
     other: Annotated[list[Activity], BeforeValidator(_as_list)] | None = None
 
+    @model_validator(mode="after")
+    def _not_empty(self) -> "ContextActivities":
+        # §2.4.6.2 (Format 4.1.a): "one or more key/value pairs"; the ADL suite sends {}.
+        if not self.model_fields_set:
+            raise rule_error("", "must hold at least one of parent, grouping, category, other")
+        return self
+
 
 class ContextAgent(XapiModel):
     """[2.0] Another Agent relevant to the statement, with why (``relevantTypes``)."""
@@ -586,8 +593,12 @@ class Statement(XapiModel):
         _check_revision_platform(self.context, self.object_)
         if self.verb.id == VOIDED_VERB and not isinstance(self.object_, StatementRef):
             raise rule_error("object", "a voiding statement's object must be a StatementRef")
-        if isinstance(self.authority, Group) and len(self.authority.member or []) != 2:
-            raise rule_error("authority.member", "an authority Group must have exactly 2 members")
+        if isinstance(self.authority, Group):
+            # §2.4.9: a Group authority is the OAuth pair (consumer and user): anonymous, two.
+            if len(self.authority.member or []) != 2:
+                raise rule_error("authority.member", "an authority Group must have 2 members")
+            if not self.authority.is_anonymous:
+                raise rule_error("authority", "an authority Group must be anonymous (no IFI)")
         if self.version is not None and self.version.startswith("2.0"):
             stamps = {"timestamp": self.timestamp, "stored": self.stored}
             if isinstance(self.object_, SubStatement):

@@ -95,15 +95,22 @@ class StatementStore:
         """One statement by id: ``voided=False`` finds it only if not voided (statementId),
         ``voided=True`` only if voided (voidedStatementId), as Comm §2.1.3 asks."""
         # Voided or not is asked of this one id (the bloom index on voided_target finds it), not
-        # of every voiding statement of the organisation.
-        voided_clause = "> 0" if voided else "= 0"
+        # of every voiding statement of the organisation. A voiding statement is never voided:
+        # one that targets it is stored but has no effect (Data §2.3.2).
+        voided_clause = (
+            "voided_target IS NULL AND {targeted} > 0"
+            if voided
+            else "(voided_target IS NOT NULL OR {targeted} = 0)"
+        ).format(
+            targeted=f"(SELECT count() FROM {_RECORD} WHERE org = {{org:String}} "
+            "AND voided_target = {id:UUID})"
+        )
         with self.warehouse.session() as wh:
             rows = wh.query(
                 (
                     f"SELECT toString(id), toUnixTimestamp64Micro(stored), statement "
                     f"FROM {_RECORD} WHERE org = {{org:String}} AND id = {{id:UUID}} "
-                    f"AND (SELECT count() FROM {_RECORD} WHERE org = {{org:String}} "
-                    f"AND voided_target = {{id:UUID}}) {voided_clause} "
+                    f"AND {voided_clause} "
                     + ("AND client = {client:String} " if client is not None else "")
                     + "LIMIT 1"
                 ),
@@ -133,8 +140,9 @@ class StatementStore:
         where = [
             "org = {org:String}",
             "stored <= fromUnixTimestamp64Micro({bound:Int64}, 'UTC')",
-            f"id NOT IN (SELECT voided_target FROM {_RECORD} "
-            "WHERE org = {org:String} AND voided_target IS NOT NULL)",
+            # Voided statements are left out; voiding statements are never voided (Data §2.3.2).
+            f"(voided_target IS NOT NULL OR id NOT IN (SELECT voided_target FROM {_RECORD} "
+            "WHERE org = {org:String} AND voided_target IS NOT NULL))",
         ]
         hits = ""
         if match:

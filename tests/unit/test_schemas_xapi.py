@@ -717,3 +717,52 @@ def test_schemas_iri_refuses_control_characters(control: str) -> None:
         parse_statement({**stmt, "object": {"id": "https://a.test/1"},
                          "actor": {"mbox": f"mailto:a{control}@b.test"}})  # fmt: skip
     assert "actor.mbox" in _fields(info.value)
+
+
+_BASE = {
+    "actor": {"mbox": "mailto:a@school.test"},
+    "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+    "object": {"id": "https://lms.test/a"},
+}
+_PAIR = [{"mbox": "mailto:a@school.test"}, {"mbox": "mailto:b@school.test"}]
+_EMPTY_ACTIVITIES: dict[str, Any] = {"contextActivities": {}}
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        # Found by the ADL suite (Data 2.4.6, 2.4.9): these were accepted.
+        ({"context": {"contextActivities": {}}}, "context.contextActivities: must hold at least"),
+        (
+            {
+                "object": {
+                    "objectType": "SubStatement",
+                    **_BASE,
+                    "context": {"contextActivities": {}},
+                }
+            },
+            "object.context.contextActivities: must hold",
+        ),
+        (
+            {"authority": {"objectType": "Group", "mbox": "mailto:g@x.test", "member": _PAIR}},
+            "authority: an authority Group must be anonymous",
+        ),
+        (
+            {
+                "authority": {
+                    "objectType": "Group",
+                    "account": {"homePage": "https://x.test", "name": "g"},
+                    "member": _PAIR,
+                }
+            },
+            "authority: an authority Group must be anonymous",
+        ),
+    ],
+)
+def test_schemas_empty_context_activities_and_identified_authority_groups_are_refused(
+    extra: dict[str, Any], fragment: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        parse_statement({**_BASE, **extra})
+    assert fragment in "\n".join(f"{e['field']}: {e['message']}" for e in format_errors(info.value))
+    parse_statement({**_BASE, "authority": {"objectType": "Group", "member": _PAIR}})  # the pair
