@@ -15,7 +15,7 @@ limits (one component alone)
   c. raw validation: ``stream.process.process_record`` (parse, validate, normalise, hash,
      pseudonymise, row) per statement, on one core.
 pipeline
-  b2. the worker's write path alone (``stream.app.write_batch``: one lock + open per batch,
+  b2. the worker's write path alone (``stream.sink.write_batch``: one lock + open per batch,
       check-then-insert, identities), 2000 per batch: what the warehouse side costs the worker.
   d. drain: N statements produced straight to the raw topic, then ONE worker process started;
      the rate between its first and its last insert (``ingested_at`` of the rows, so the
@@ -269,16 +269,17 @@ class Bench:
 
     def setup(self) -> None:
         from pipelines.kafka_broker import KafkaBroker, fetch_jars
-        from stream.topics import ensure_topics
+        from stream.topics import declare_pipeline_topics, ensure_topics
 
         (self.root / "logs").mkdir(parents=True, exist_ok=True)
         fetch_jars()
         self.broker = KafkaBroker(self.root / "kafka", port=0, controller_port=0)
         self.broker.start()
-        ensure_topics(
-            self.admin,
-            {self.raw_topic: PARTITIONS, self.dlq_topic: 1, self.produce_topic: PARTITIONS},
+        pipeline = self.broker.kafka_settings(
+            raw_topic=self.raw_topic, dlq_topic=self.dlq_topic, partitions=PARTITIONS
         )
+        declare_pipeline_topics(pipeline)  # raw, dead letters, watermarks (the worker's own)
+        ensure_topics(self.admin, {self.produce_topic: PARTITIONS})
         self.warehouse().migrate()  # the pipeline's database (the worker would do it too)
         if self.opts.phases - {"get"}:  # the GET phase generates its own statements
             self.base = simulated_statements()
@@ -460,7 +461,7 @@ class Bench:
             )
             _say(self.measures, "chdb_insert_rate")
 
-            from stream.app import write_batch  # the worker's own write path
+            from stream.sink import write_batch  # the worker's own write path
 
             started = time.perf_counter()
             for start in range(0, len(self.outcomes), INSERT_BATCH):

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from pipelines.simulator import xapi_version
+
 if TYPE_CHECKING:
     from stream.settings import KafkaSettings
 
@@ -57,11 +59,14 @@ def expand(base: Sequence[Item], n: int, phase: str) -> list[Item]:
 
 
 def http_bodies(items: Sequence[Item], batch: int) -> list[tuple[int, bytes]]:
-    """JSON array bodies of ``batch`` statements each: (count, body)."""
+    """JSON array bodies of ``batch`` statements each: (count, body). 2.0 statements are
+    batched apart, since a request has one xAPI version (see :func:`xapi_version`)."""
     bodies = []
-    for start in range(0, len(items), batch):
-        chunk = [payload for _, payload in items[start : start + batch]]
-        bodies.append((len(chunk), b"[" + b",".join(chunk) + b"]"))
+    for version in ("1.0.3", "2.0.0"):
+        same = [payload for _, payload in items if xapi_version(payload) == version]
+        for start in range(0, len(same), batch):
+            chunk = same[start : start + batch]
+            bodies.append((len(chunk), b"[" + b",".join(chunk) + b"]"))
     return bodies
 
 
@@ -179,7 +184,9 @@ def sync_send_latencies(kafka: KafkaSettings, topic: str, base: Sequence[Item]) 
 
 
 def post_ok(http: Any, body: bytes) -> int:
-    response = http.post("/xAPI/statements", content=body)
+    response = http.post(
+        "/xAPI/statements", content=body, headers={"X-Experience-API-Version": xapi_version(body)}
+    )
     if response.status_code != 200:
         raise RuntimeError(f"LRS API answered {response.status_code}: {response.text[:300]}")
     return len(response.json())
@@ -217,7 +224,11 @@ def post_concurrently(
                 count, body = job
                 began = time.perf_counter()
                 try:
-                    response = http.post("/xAPI/statements", content=body)
+                    response = http.post(
+                        "/xAPI/statements",
+                        content=body,
+                        headers={"X-Experience-API-Version": xapi_version(body)},
+                    )
                     status = str(response.status_code)
                 except httpx.HTTPError as exc:
                     status = type(exc).__name__

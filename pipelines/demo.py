@@ -49,11 +49,14 @@ class Ledger:
     rejected: int = 0
     stored: int = 0
     dead_lettered: int = 0
+    # The simulator's invalid events sent over HTTP: exactly these may be refused at the edge.
+    invalid_http: int = 0
 
     def line(self) -> str:
         return (
             f"demo: sent={self.sent} accepted={self.accepted} rejected={self.rejected} "
-            f"stored={self.stored} dead_lettered={self.dead_lettered}"
+            f"stored={self.stored} dead_lettered={self.dead_lettered} "
+            f"invalid_http={self.invalid_http}"
         )
 
 
@@ -81,17 +84,19 @@ def send_events(
         for tool, kafka in direct.items()
     }
     http = httpx.Client(base_url=api_url, timeout=60)
-    pending: dict[str, list[bytes]] = {}
+    # Batches per (tool, xAPI version): a request has one version.
+    pending: dict[tuple[str, str], list[bytes]] = {}
     posts = ThreadPoolExecutor(max_workers=HTTP_CONCURRENCY)
     in_flight: list[Future[None]] = []
     counted = threading.Lock()
 
-    def flush(tool: str) -> None:
-        batch = pending.pop(tool, [])
+    def flush(key: tuple[str, str]) -> None:
+        batch = pending.pop(key, [])
         if batch:
-            in_flight.append(posts.submit(post, tool, batch))
+            in_flight.append(posts.submit(post, key, batch))
 
-    def post(tool: str, batch: list[bytes]) -> None:
+    def post(key: tuple[str, str], batch: list[bytes]) -> None:
+        tool, version = key
         client = clients[tool]
         token = base64.b64encode(f"{client.key}:{client.secret.get_secret_value()}".encode())
         body = b"[" + b",".join(batch) + b"]" if len(batch) > 1 else batch[0]
@@ -100,7 +105,7 @@ def send_events(
             content=body,
             headers={
                 "Authorization": f"Basic {token.decode()}",
-                "X-Experience-API-Version": "1.0.3",
+                "X-Experience-API-Version": version,
                 "Content-Type": "application/json",
             },
         )
@@ -118,15 +123,18 @@ def send_events(
             producers[event.tool].send(direct[event.tool].direct_topic(event.tool), event.payload)
             ledger.accepted += 1  # acknowledged by Kafka (acks=all, flushed below)
         elif not event.valid:
-            flush(event.tool)  # keep order; an invalid statement is sent on its own
-            pending[event.tool] = [event.payload]
-            flush(event.tool)
+            ledger.invalid_http += 1
+            key = (event.tool, simulator.xapi_version(event.payload))
+            flush(key)  # keep order; an invalid statement is sent on its own
+            pending[key] = [event.payload]
+            flush(key)
         else:
-            pending.setdefault(event.tool, []).append(event.payload)
-            if len(pending[event.tool]) >= HTTP_BATCH:
-                flush(event.tool)
-    for tool in list(pending):
-        flush(tool)
+            key = (event.tool, simulator.xapi_version(event.payload))
+            pending.setdefault(key, []).append(event.payload)
+            if len(pending[key]) >= HTTP_BATCH:
+                flush(key)
+    for key in list(pending):
+        flush(key)
     for future in in_flight:
         future.result()
     posts.shutdown()

@@ -1902,3 +1902,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def xapi_version(body: bytes) -> str:
+    """The X-Experience-API-Version header a body of simulated statements needs: 2.0.0 when a
+    statement says it is 2.0 (the forum's replies, with contextAgents), else 1.0.3. A 2.0
+    statement sent as 1.0.3 is refused with 400 (Data §2.4.10), so the senders split by it."""
+    return "2.0.0" if b'"version":"2.' in body else "1.0.3"

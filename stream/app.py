@@ -25,17 +25,14 @@ import structlog
 
 from stream.access import direct_topics
 from stream.process import (
-    Accepted,
-    Outcome,
     Record,
-    Rejected,
     heartbeat_message,
     process_record,
-    settle_batch,
     watermarks,
 )
 from stream.provenance import edge_key
 from stream.settings import KafkaSettings, PrivacySettings, StreamSettings
+from stream.sink import write_batch
 from stream.transport import ReadCommittedApp
 from warehouse.client import Warehouse
 from warehouse.settings import WarehouseSettings
@@ -108,31 +105,6 @@ def _headers(raw: Any) -> dict[str, str]:
     for key, value in items:
         out[key] = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
     return out
-
-
-def write_batch(wh_client: Warehouse, outcomes: Sequence[Outcome]) -> tuple[int, list[Rejected]]:
-    """Store one batch in a single warehouse turn; returns (stored, rejected).
-
-    Order matters for crash safety: identities and dead letters first, statements last, so a
-    crash between writes never leaves a stored statement whose redelivery would be skipped
-    before its identity rows exist.
-    """
-    with wh_client.session() as wh:
-        ids = [o.statement_id for o in outcomes if isinstance(o, Accepted)]
-        fresh, rejected = settle_batch(list(outcomes), wh.existing_hashes(ids))
-        identities = {
-            (i.actor_key, i.ifi_type, i.ifi_value, i.name or "")
-            for a in fresh
-            for i in a.identities
-        }
-        wh.insert_identities(sorted(identities))
-        known = wh.existing_dead_letter_ids([str(r.dl_id()) for r in rejected])
-        new = [r for r in rejected if str(r.dl_id()) not in known]
-        wh.insert_dead_letters([r.row() for r in new], [r.raw_row() for r in new])
-        wh.insert_records([a.record_row for a in fresh])
-        wh.insert_activity_definitions([row for a in fresh for row in a.definition_rows])
-        wh.insert_statements([a.row for a in fresh])
-    return len(fresh), rejected
 
 
 async def _with_retries(what: str, call: Any) -> Any:
