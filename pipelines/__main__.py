@@ -15,6 +15,7 @@ Commands:
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import signal
 import subprocess
@@ -26,6 +27,21 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = PROJECT_ROOT / ".data"
 
 
+def _server_gc() -> None:
+    """Tune the cyclic garbage collector for a long-lived server that allocates in bursts.
+
+    Validating a batch of 100 statements allocates tens of thousands of short-lived objects
+    (nearly all freed by reference counting), so at CPython's default gen-0 threshold of 700 the
+    collector ran dozens of times per batch, each pass walking every young object still alive:
+    the API's validation ran at about half speed (issue 14: ``parse_statements`` on batches of
+    100 simulated statements, 112 -> 51 us per statement). What is loaded at start (modules,
+    models, settings) is frozen out of every later pass.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 def _cmd_api(_: argparse.Namespace) -> int:
     import uvicorn
 
@@ -33,6 +49,7 @@ def _cmd_api(_: argparse.Namespace) -> int:
     from pipelines.lrs.settings import LrsSettings
 
     settings = LrsSettings()
+    _server_gc()
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -74,6 +91,7 @@ def _cmd_worker(_: argparse.Namespace) -> int:
     Warehouse().migrate()
     from stream.app import app
 
+    _server_gc()
     sys.argv = [sys.argv[0], "worker", "--without-web", "--loglevel", "info"]
     app.main()
     return 0

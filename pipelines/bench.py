@@ -723,6 +723,44 @@ class Bench:
         )
         _say(self.measures, "e2e_p50", "e2e_p95", "e2e_behind_kafka_p50")
 
+    def end_to_end_rate(self, url: str) -> None:
+        """Stored statements per second with tools waiting: batched POSTs from several threads
+        while the worker runs, each POST answered once its statements are stored
+        (read-your-writes), timed from the first POST until the last statement is stored."""
+        if self.worker is None or not self.worker.alive():
+            self.worker = self.start_worker()
+        items = expand(self.base, self.n, "e2e-rate")
+        bodies = http_bodies(items, HTTP_BATCH)
+        wh_client = self.warehouse()
+        started = time.time()
+        result = post_concurrently(url, self.api_headers, bodies, self.opts.http_threads)
+        if result.failed:
+            raise RuntimeError(f"{result.failed} batches failed: {result.statuses}")
+        answered = time.time() - started
+        ids = [bench_id("e2e-rate", i) for i in range(len(items))]
+        # Read-your-writes: nearly everything is stored when the last POST is answered.
+        self.wait_stored(wh_client, ids, timeout=600)
+        with wh_client.session() as wh:
+            last_ms = max(ingested for _, _, ingested in wh.statement_times(ids))
+        seconds = last_ms / 1000 - started
+        self.add(
+            Measure(
+                "e2e_rate",
+                f"end to end stored ({HTTP_BATCH}/POST, {self.opts.http_threads} threads)",
+                rate(len(items), seconds),
+                "statements/s",
+                note="first POST → last statement stored, worker running, POSTs wait for it",
+                extra={
+                    "statements": len(items),
+                    "seconds": round(seconds, 3),
+                    "answered_s": round(answered, 3),
+                    "batch_p50_ms": percentile(result.latencies_ms, 50),
+                    "batch_p99_ms": percentile(result.latencies_ms, 99),
+                },
+            )
+        )
+        _say(self.measures, "e2e_rate")
+
     def wait_stored(self, wh_client: Any, ids: list[str], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while True:
@@ -790,6 +828,7 @@ class Bench:
         self.phase("   starting the LRS API", api)
         if url:
             self.phase("f. end to end: single POSTs at 20/s → stored", lambda: self.end_to_end(url))
+            self.phase("g. end to end: batched POSTs → stored", lambda: self.end_to_end_rate(url))
         self.stop_worker()
         if url:
             self.phase("e. HTTP ingest (worker stopped)", lambda: self.http_ingest(url))
@@ -827,6 +866,7 @@ class Bench:
             "e2e_p50",
             "e2e_p95",
             "e2e_behind_kafka_p50",
+            "e2e_rate",
             *bench_get.GET_PIPELINE_KEYS,
             "serial_model_rate",
         ]
@@ -842,6 +882,7 @@ class Bench:
                 "kafka_produce_rate",
             ),
             "http_ingest_rate": ("kafka_produce_rate", "validation_rate"),
+            "e2e_rate": ("chdb_insert_rate", "http_ingest_rate"),
             "http_single_p50": ("kafka_send_p50",),
             "http_single_p99": ("kafka_send_p99",),
             "serial_model_rate": ("validation_rate",),

@@ -201,7 +201,9 @@ def results_document(
     settings: Mapping[str, Any] | None = None,
     errors: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The JSON written to ``.bench/results.json``: run facts, then every measure by key."""
+    """The JSON written to ``.bench/results.json``: run facts, the headline end-to-end figure
+    (issue 14's bar reads ``end_to_end.statements_per_s``), then every measure by key."""
+    by_key = {m.key: m for m in measures}
     return {
         "schema": SCHEMA_VERSION,
         "timestamp": started_at,
@@ -211,8 +213,21 @@ def results_document(
         "machine": dict(machine),
         "versions": dict(versions),
         "settings": dict(settings or {}),
+        "end_to_end": end_to_end(by_key),
         "measures": {m.key: measure_dict(m) for m in measures},
         "errors": list(errors),
+    }
+
+
+def end_to_end(measures: Mapping[str, Measure]) -> dict[str, Any]:
+    """Batched POST → stored rate with its ratio to the raw chDB insert of the same run."""
+    e2e, insert = measures.get("e2e_rate"), measures.get("chdb_insert_rate")
+    value = e2e.value if e2e is not None else None
+    limit = insert.value if insert is not None else None
+    return {
+        "statements_per_s": _json_number(value),
+        "chdb_insert_rows_per_s": _json_number(limit),
+        "ratio_to_chdb_insert": _json_number(ratio(value, limit)),
     }
 
 

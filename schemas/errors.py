@@ -11,7 +11,7 @@ from typing import Any, Final, TypedDict
 
 from pydantic import ValidationError
 
-__all__ = ["ROOT_FIELD", "FieldError", "format_errors", "summarise"]
+__all__ = ["ROOT_FIELD", "FieldError", "format_errors", "register_pattern_message", "summarise"]
 
 ROOT_FIELD: Final = "$"
 """Field name for errors about the document as a whole (e.g. "not an object")."""
@@ -42,6 +42,16 @@ _MESSAGES: Final[dict[str, str]] = {
     "too_short": "must not be an empty array",
     "greater_than_equal": "must be greater than or equal to {ge}",
 }
+
+
+_PATTERN_MESSAGES: dict[str, str] = {}
+
+
+def register_pattern_message(pattern: str, message: str) -> None:
+    """Word the ``string_pattern_mismatch`` of a format checked by pattern (schemas/xapi.py)."""
+    if _PATTERN_MESSAGES.get(pattern, message) != message:
+        raise ValueError(f"pattern {pattern!r} already has another message")
+    _PATTERN_MESSAGES[pattern] = message
 
 
 class FieldProblem(ValueError):
@@ -82,6 +92,8 @@ def _message(error: Mapping[str, Any]) -> str:
         return f"must be {ctx.get('expected', 'one of the allowed values')}"
     if kind == "union_tag_invalid":
         return f"has an objectType that is not allowed here ({ctx.get('tag', '?').lstrip('@')})"
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") in _PATTERN_MESSAGES:
+        return _PATTERN_MESSAGES[ctx["pattern"]]
     template = _MESSAGES.get(kind)
     if template is None:
         return str(error["msg"])

@@ -3,8 +3,9 @@
 Run it with ``python -m pipelines worker`` (which migrates, declares topics and then starts this
 app with ``worker --without-web``). Scale it by running more copies, up to the partition count.
 
-Delivery guarantee, and why it is built this way: Faust acknowledges a ``take_events`` batch in a
-``finally`` even when the loop body raises (shared/stack.md 0b), so the body here never raises.
+Delivery guarantee, and why it is built this way: batches come from ``stream.batching`` (adaptive
+windows; acknowledged only after the body returns), and the body never raises anyway (Faust's
+own ``take_events`` acknowledges in a ``finally``, shared/stack.md 0b).
 A warehouse write that keeps failing is retried with backoff and then the process exits with
 status 70 *before* the batch is acknowledged; the supervisor restarts it and Kafka redelivers.
 The write is check-then-insert on the statement id (plus a ReplacingMergeTree backstop), so a
@@ -24,6 +25,7 @@ import faust
 import structlog
 
 from stream.access import direct_topics
+from stream.batching import take_batches
 from stream.process import (
     Record,
     heartbeat_message,
@@ -181,9 +183,11 @@ async def heartbeat() -> None:
 
 @app.agent(raw_topic, concurrency=1)
 async def ingest(stream: faust.StreamT) -> None:
-    # take_events exists on faust's Stream but is missing from its StreamT protocol.
-    async for events in stream.take_events(  # type: ignore[attr-defined]
-        stream_settings.batch_size, within=stream_settings.batch_within_s
+    async for events in take_batches(
+        stream,
+        stream_settings.batch_size,
+        within_s=stream_settings.batch_within_s,
+        idle_s=stream_settings.batch_idle_s,
     ):
         try:
             await handle_batch(events)

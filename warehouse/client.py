@@ -25,6 +25,7 @@ from typing import Any
 import clickhouse_connect
 import structlog
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ProgrammingError
 
 from warehouse import tables
 from warehouse.settings import WarehouseSettings
@@ -42,6 +43,7 @@ _ANY_PARTITIONS = {"max_partitions_per_insert_block": 0}
 # leaves it free after its own turn before taking another (longer than the poll, so a waiter
 # gets in).
 _POLL_S = 0.005
+_OPEN_ATTEMPTS = 3
 _TURN_GAP_S = 0.015
 
 
@@ -155,6 +157,23 @@ class _EmbeddedEngine:
             if self._depth == 0 and self._client is not None:
                 self._release()
 
+    def _open(self) -> Client:
+        """Open the engine on the folder (the file lock is held), retrying a failed start.
+
+        Right after another process closed the folder, chDB's embedded server has been seen to
+        fail its start once with an empty BAD_ARGUMENTS error (the integration test with two
+        processes taking turns, under load); a second start succeeds.
+        """
+        for attempt in range(_OPEN_ATTEMPTS):
+            try:
+                return clickhouse_connect.get_client(dsn=f"chdb://{self.path}")
+            except ProgrammingError as exc:
+                if attempt == _OPEN_ATTEMPTS - 1:
+                    raise
+                log.warning("embedded engine failed to start", attempt=attempt, error=str(exc))
+                time.sleep(0.1 * 2**attempt)
+        raise AssertionError("unreachable")
+
     @contextmanager
     def client(self) -> Iterator[Client]:
         if not self._thread_lock.acquire(timeout=self.timeout_s):
@@ -164,7 +183,7 @@ class _EmbeddedEngine:
                 _release_others(self)  # chDB serves one folder per process at a time
                 self._take_file_lock()
                 try:
-                    self._client = clickhouse_connect.get_client(dsn=f"chdb://{self.path}")
+                    self._client = self._open()
                 except BaseException:
                     self._drop_file_lock()
                     raise

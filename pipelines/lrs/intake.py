@@ -30,7 +30,6 @@ from schemas.errors import format_errors, summarise
 from schemas.leniency import Repair, repair
 from schemas.normalise import content_hash, statement_stamp
 from schemas.pseudonym import PSEUDONYM_HOMEPAGE, actor_key, impersonates_pseudonym, tool_authority
-from schemas.vocab import Verbs
 from schemas.xapi import Statement, is_negative_zero_offset, loads_json, parse_statements
 from stream import provenance
 
@@ -129,11 +128,10 @@ async def accept(
 
     Returns the ids in request order, and whether anything new was accepted (False when every
     statement was already stored with the same content). Nothing of the batch is produced
-    unless every statement passed (400), no id conflicts with a stored statement (409), and no
-    statement voids a voiding statement (400). A statement already stored with the same content
-    is not produced again (§2.3.1: no change). The wait is bounded (``LRS_READ_YOUR_WRITES_S``);
-    past it the answer is still 200, since the statements are durably in Kafka and will be
-    stored.
+    unless every statement passed (400) and no id conflicts with a stored statement (409). A
+    statement already stored with the same content is not produced again (§2.3.1: no change).
+    The wait is bounded (``LRS_READ_YOUR_WRITES_S``); past it the answer is still 200, since the
+    statements are durably in Kafka and will be stored.
     """
     settings, kafka = ctx.settings, ctx.kafka
     items = data if isinstance(data, list) else [data]
@@ -175,8 +173,7 @@ async def accept(
     ids = [str(item.get("id") or uuid.uuid4()).lower() for item in items]
     if len(set(ids)) != len(ids):
         raise ApiError(400, "duplicate_id", "id: the same statement id appears twice")
-    hashes = [content_hash({**item, "id": sid}) for item, sid in zip(items, ids, strict=True)]
-    unchanged = await _check_against_record(ctx, items, ids, hashes)
+    unchanged = await _check_against_record(ctx, items, ids)
 
     await _keep_attachments(ctx, items, parts)
     stored = datetime.now(UTC)
@@ -299,17 +296,12 @@ async def _keep_attachments(
 
 
 async def _check_against_record(
-    ctx: LrsContext, items: list[dict[str, Any]], ids: list[str], hashes: list[str]
+    ctx: LrsContext, items: list[dict[str, Any]], ids: list[str]
 ) -> set[str]:
-    """409 for an id stored with other content, 400 for voiding a voiding statement; returns
-    the ids already stored with the same content (to be left alone)."""
-    voiding = {
-        n: str(item["object"]["id"]).lower()
-        for n, item in enumerate(items)
-        if item["verb"]["id"] == Verbs.VOIDED and item["object"].get("objectType") == "StatementRef"
-    }
-    given = [sid for item, sid in zip(items, ids, strict=True) if item.get("id")]
-    lookup = sorted(set(given) | set(voiding.values()))
+    """409 for an id stored with other content; returns the ids already stored with the same
+    content (to be left alone). The comparison hash is computed only for an id the record
+    already holds: a new statement (nearly all of them) needs none here."""
+    lookup = sorted({sid for item, sid in zip(items, ids, strict=True) if item.get("id")})
     try:
         known = await asyncio.to_thread(ctx.statements.known, lookup) if lookup else {}
     except Exception as exc:
@@ -321,11 +313,11 @@ async def _check_against_record(
             headers={"Retry-After": "5"},
         ) from None
     unchanged: set[str] = set()
-    for sid, digest in zip(ids, hashes, strict=True):
+    for item, sid in zip(items, ids, strict=True):
         found = known.get(sid)
         if found is None:
             continue
-        if found.content_hash != digest:
+        if found.content_hash != content_hash({**item, "id": sid}):
             raise ApiError(
                 409, "id_conflict", f"id: {sid} is stored with different content", ids=[sid]
             )

@@ -271,6 +271,24 @@ def test_results_json_holds_run_facts_and_every_measure_by_key(tmp_path: Path) -
     assert loaded["measures"]["insert"]["value"] == 40_000.1
     assert loaded["measures"]["broken"]["value"] is None
     assert "NaN" not in path.read_text()
+    # No end-to-end phase ran: the headline figure is null, not invented.
+    assert loaded["end_to_end"]["statements_per_s"] is None
+
+
+def test_results_json_heads_with_the_end_to_end_rate_and_its_ratio_to_the_raw_insert() -> None:
+    measures = [
+        Measure("chdb_insert_rate", "raw chDB insert", 40_000.0, "rows/s", group="limit"),
+        Measure("e2e_rate", "end to end stored", 3_000.0, "statements/s"),
+    ]
+    document = results_document(
+        measures, statements=1, quick=True, started_at="t", duration_s=1.0, machine={},
+        versions={},
+    )  # fmt: skip
+    assert document["end_to_end"] == {
+        "statements_per_s": 3_000.0,
+        "chdb_insert_rows_per_s": 40_000.0,
+        "ratio_to_chdb_insert": 0.075,
+    }
 
 
 # -- workload ---------------------------------------------------------------------------------

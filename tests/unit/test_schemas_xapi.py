@@ -15,6 +15,7 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
+from schemas import xapi as xapi_module
 from schemas.deadletter import DeadLetter, DeadLetterReason
 from schemas.errors import ROOT_FIELD, FieldError, format_errors, summarise
 from schemas.vocab import ActivityTypes, Extensions, Verbs
@@ -766,3 +767,83 @@ def test_schemas_empty_context_activities_and_identified_authority_groups_are_re
         parse_statement({**_BASE, **extra})
     assert fragment in "\n".join(f"{e['field']}: {e['message']}" for e in format_errors(info.value))
     parse_statement({**_BASE, "authority": {"objectType": "Group", "member": _PAIR}})  # the pair
+
+
+def _stdlib_strict(raw: bytes) -> Any:
+    """The exact decoder alone (what loads_json did before its orjson path, issue 14)."""
+    return json.loads(
+        raw,
+        object_pairs_hook=xapi_module._pairs_without_duplicates,
+        parse_constant=xapi_module._reject_constant,
+        parse_int=xapi_module._parse_int,
+        parse_float=xapi_module._parse_float,
+    )
+
+
+@needs_corpus
+def test_schemas_loads_json_fast_path_decodes_the_corpus_as_the_exact_decoder() -> None:
+    """Same values and types (int vs float included) from orjson's path as from the stdlib's,
+    and the fast path really is taken for nearly every real statement."""
+    fast = 0
+    files = sorted(CORPUS.rglob("*.json"))
+    for path in files:
+        raw = path.read_bytes()
+        try:
+            expected = _stdlib_strict(raw)
+        except ValueError:
+            assert xapi_module._loads_fast(raw) is None or _has_duplicate(raw), path
+            continue
+        got = xapi_module._loads_fast(raw)
+        if got is not None:
+            fast += 1
+            assert repr(got) == repr(expected), path
+    assert fast >= 0.9 * len(files)
+
+
+def _has_duplicate(raw: bytes) -> bool:
+    try:
+        _stdlib_strict(raw)
+    except DuplicateKeyError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a":1,"a":2}',
+        b'{"a":1, "a" :2}',
+        b'{"a":1,"a"\n:2}',
+        b'{"a\\u0022:":1,"a\\":":2}',
+        b'{"x":"\\":", "x":1}',
+        b'{"a\\u003a":1,"a:":2}',
+        b'{"a\\u003A":1,"a:":2}',
+        b'{"a\\\\":1,"a\\\\":2}',
+        b'{"k":{"a":1,"b":[{"a":2,"a":3}]}}',
+        '{"é":1,"\\u00e9":2}'.encode(),
+        b'[{"id":"1"},{"id":"2","id":"3"}]',
+    ],
+)
+def test_schemas_loads_json_finds_every_duplicate_key(raw: bytes) -> None:
+    """The key count of the fast path must never let a repeated key through (issue 14): each of
+    these is a way to write the same key twice, or to hide a ``":`` from the count."""
+    with pytest.raises(DuplicateKeyError):
+        loads_json(raw)
+
+
+def test_schemas_iri_refuses_a_final_newline() -> None:
+    """The format patterns run in pydantic-core's Rust engine, where ``$`` is the end of the
+    text; Python's ``re`` also matched before a final newline and let ``"https://x\\n"`` in."""
+    with pytest.raises(ValidationError) as info:
+        parse_statement(stmt(object={"id": "https://a.test/x\n"}))
+    assert _fields(info.value) == {"object.id"}
+
+
+def test_schemas_pattern_messages_are_one_per_pattern() -> None:
+    from schemas.errors import register_pattern_message
+
+    register_pattern_message(
+        xapi_module._UUID, "must be a UUID, e.g. 3fa85f64-5717-4562-b3fc-2c963f66afa6"
+    )
+    with pytest.raises(ValueError, match="already has another message"):
+        register_pattern_message(xapi_module._UUID, "another wording")
