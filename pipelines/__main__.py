@@ -2,7 +2,8 @@
 
 Commands:
   api        run the LRS API (uvicorn) with LRS_/KAFKA_/PRIVACY_ settings
-  worker     run the Faust stream worker (migrates and declares topics first)
+  worker     run the Faust stream worker (migrates first); ``--with-api`` serves the LRS API
+             from the same process, as the embedded stack does
   migrate    apply pending warehouse migrations and declare the Kafka topics
   up         start broker + worker + API and stay in the foreground (``--detach`` to background)
   down       stop a stack started with ``up --detach``
@@ -20,11 +21,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = PROJECT_ROOT / ".data"
+# The LRS API thread of ``worker --with-api`` stopped by itself (e.g. its port was taken).
+EXIT_API_STOPPED = 71
 
 
 def _server_gc() -> None:
@@ -42,15 +47,15 @@ def _server_gc() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
-def _cmd_api(_: argparse.Namespace) -> int:
+def _api_server() -> Any:
+    """The LRS API's uvicorn server, with the limits the hostile-input probe asked for."""
     import uvicorn
 
     from pipelines.lrs.app import create_app
     from pipelines.lrs.settings import LrsSettings
 
     settings = LrsSettings()
-    _server_gc()
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
@@ -62,6 +67,13 @@ def _cmd_api(_: argparse.Namespace) -> int:
         timeout_keep_alive=settings.keep_alive_s,
         limit_concurrency=settings.max_connections,
     )
+    return uvicorn.Server(config)
+
+
+def _cmd_api(_: argparse.Namespace) -> int:
+    server = _api_server()
+    _server_gc()
+    server.run()
     return 0
 
 
@@ -84,17 +96,44 @@ def _declare_topics() -> list[str]:
     return created
 
 
-def _cmd_worker(_: argparse.Namespace) -> int:
+def _cmd_worker(args: argparse.Namespace) -> int:
     from warehouse.client import Warehouse
 
     # Topics are declared by `migrate` (the admin principal): the worker's own may not create.
     Warehouse().migrate()
     from stream.app import app
 
+    server = _api_server() if getattr(args, "with_api", False) else None
+    api = threading.Thread(target=_serve_or_exit, args=(server,), name="lrs-api", daemon=True)
+    if server is not None:
+        api.start()
     _server_gc()
     sys.argv = [sys.argv[0], "worker", "--without-web", "--loglevel", "info"]
-    app.main()
+    try:
+        app.main()
+    finally:
+        if server is not None:
+            server.should_exit = True  # let requests in flight finish, briefly
+            api.join(timeout=5)
     return 0
+
+
+def _serve_or_exit(server: Any) -> None:
+    """Run the LRS API beside the worker (``worker --with-api``), and take the process down if
+    the API stops on its own, so that the supervisor restarts both instead of leaving a worker
+    without its front door.
+
+    Why one process: the embedded warehouse (chDB) serves one process at a time, and an API in
+    its own process took turns with the worker for every POST that names ids (the edge's
+    same-id check) and every GET, each turn a close and a reopen of the engine (60-150 ms):
+    ``make bench`` measured 187 statements/s end to end. Sharing the process shares the engine.
+    uvicorn skips signal handling off the main thread; the worker's Faust owns the signals.
+    """
+    server.run()
+    if not server.should_exit:
+        log_exit = f"the LRS API stopped on its own (started={server.started}): exiting"
+        print(log_exit, file=sys.stderr, flush=True)
+        os._exit(EXIT_API_STOPPED)
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
@@ -243,7 +282,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("api", help="run the LRS API").set_defaults(func=_cmd_api)
-    sub.add_parser("worker", help="run the Faust stream worker").set_defaults(func=_cmd_worker)
+    worker = sub.add_parser("worker", help="run the Faust stream worker")
+    worker.add_argument(
+        "--with-api",
+        action="store_true",
+        help="serve the LRS API from this process too (the embedded stack: one chDB engine)",
+    )
+    worker.set_defaults(func=_cmd_worker)
     migrate = sub.add_parser("migrate", help="apply warehouse migrations and declare topics")
     migrate.add_argument("--no-topics", action="store_true", help="skip the Kafka topics")
     migrate.set_defaults(func=_cmd_migrate)

@@ -583,8 +583,10 @@ class Bench:
         url, self.api = self.spawn_api("api")
         return url
 
-    def spawn_api(self, name: str, **extra: str) -> tuple[str, Child]:
-        """An LRS API child (``extra`` overrides its environment); its URL once it answers."""
+    def spawn_api(self, name: str, *, with_worker: bool = False, **extra: str) -> tuple[str, Child]:
+        """An LRS API child (``extra`` overrides its environment); its URL once it answers.
+        ``with_worker``: the worker serving the API from its process, as the embedded stack
+        runs them (``worker --with-api``)."""
         from pipelines.stack import wait_http
 
         port = free_port()
@@ -593,9 +595,11 @@ class Bench:
             LRS_CLIENT_KEY="bench-tool",
             LRS_CLIENT_SECRET=self.api_secret,
             LRS_CLIENT_TOOL="bench",
+            **(self.opts.worker_env if with_worker else {}),
             **extra,
         )
-        api = self.spawn(name, [sys.executable, "-m", "pipelines", "api"], env)
+        command = ["worker", "--with-api"] if with_worker else ["api"]
+        api = self.spawn(name, [sys.executable, "-m", "pipelines", *command], env)
         url = f"http://127.0.0.1:{port}"
         try:
             wait_http(f"{url}/healthz", timeout=60)
@@ -817,19 +821,28 @@ class Bench:
         _say(self.measures, "http_single_p50", "http_single_p99", "http_ingest_rate")
 
     def pipeline(self) -> None:
-        """Drain, then the API with the worker running (end to end), then the API alone."""
+        """Drain; then the worker serving the API, as the embedded stack runs them (end to
+        end); then the API alone (ingest with no worker)."""
         self.phase("d. worker drain: N on the raw topic, then one worker", self.drain)
+        self.stop_worker()
+        url = ""
+
+        def combined() -> None:
+            nonlocal url
+            url, self.worker = self.spawn_api("worker-api", with_worker=True)
+
+        self.phase("   starting the worker with the LRS API in its process", combined)
+        if url:
+            self.phase("f. end to end: single POSTs at 20/s → stored", lambda: self.end_to_end(url))
+            self.phase("g. end to end: batched POSTs → stored", lambda: self.end_to_end_rate(url))
+        self.stop_worker()
         url = ""
 
         def api() -> None:
             nonlocal url
             url = self.start_api()
 
-        self.phase("   starting the LRS API", api)
-        if url:
-            self.phase("f. end to end: single POSTs at 20/s → stored", lambda: self.end_to_end(url))
-            self.phase("g. end to end: batched POSTs → stored", lambda: self.end_to_end_rate(url))
-        self.stop_worker()
+        self.phase("   starting the LRS API alone", api)
         if url:
             self.phase("e. HTTP ingest (worker stopped)", lambda: self.http_ingest(url))
 

@@ -284,21 +284,35 @@ class Stack:
         self.supervisor.start()
         return self.broker
 
+    @property
+    def api_in_worker(self) -> bool:
+        """Whether the first worker serves the API (``worker --with-api``): on the embedded
+        warehouse, where chDB serves one process at a time, so that the API's reads and the
+        worker's writes share one engine instead of taking turns (pipelines/__main__.py)."""
+        embedded = self.env()["CLICKHOUSE_URL"].startswith("chdb://")
+        return self.with_api and self.workers > 0 and embedded
+
     def start(self) -> Stack:
         self.start_broker()
         env = self.env()
         Warehouse(WarehouseSettings(url=env["CLICKHOUSE_URL"])).migrate()
         logs = self.data_dir / "logs"
+        lrs = self.kafka("lrs")
         for n in range(self.workers):
-            worker = ManagedProcess(
-                f"worker-{n}",
+            argv, worker_env = (
                 [sys.executable, "-m", "pipelines", "worker"],
                 self.role_env("worker"),
-                logs / f"worker-{n}.log",
             )
+            if n == 0 and self.api_in_worker:
+                argv.append("--with-api")
+                worker_env["LRS_KAFKA_USERNAME"] = lrs.username
+                worker_env["LRS_KAFKA_PASSWORD"] = lrs.password.get_secret_value()
+            worker = ManagedProcess(f"worker-{n}", argv, worker_env, logs / f"worker-{n}.log")
             worker.start()
             self.processes.append(worker)
-        if self.with_api:
+        if self.api_in_worker:
+            wait_http(f"{self.api_url}/healthz", timeout=90)
+        elif self.with_api:
             api = ManagedProcess(
                 "api",
                 [sys.executable, "-m", "pipelines", "api"],

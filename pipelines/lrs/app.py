@@ -44,6 +44,10 @@ def create_app(
     settings = settings or LrsSettings()
     store = store or LrsStoreSettings()
     kafka = kafka or KafkaSettings()
+    if settings.kafka_username:
+        kafka = kafka.model_copy(
+            update={"username": settings.kafka_username, "password": settings.kafka_password}
+        )
     record = Warehouse(warehouse or WarehouseSettings())
     ctx = LrsContext(
         settings=settings,

@@ -65,6 +65,11 @@ class LrsSettings(BaseSettings):
     cors_origins: list[str] = ["*"]
     # The most statements one GET page returns (``limit=0`` means this many).
     page_limit: int = 100
+    # The API's own broker principal, when it differs from KAFKA_USERNAME/KAFKA_PASSWORD: the
+    # embedded stack runs the API inside the worker's process (one chDB engine for both, see
+    # ``pipelines worker --with-api``), whose KAFKA_* are the worker's.
+    kafka_username: str = ""
+    kafka_password: SecretStr = SecretStr("")
 
     def all_clients(self) -> list[ClientConfig]:
         """The environment's client first, then the configured list."""

@@ -35,6 +35,13 @@ def _restarted(data: Path, old_pid: int) -> bool:
     return now is not None and now.pid != old_pid
 
 
+def _healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def test_up_detach_serves_xapi_and_down_stops_everything(tmp_path: Path) -> None:
     data, port = tmp_path / "stack", free_port()
     up = _cli("up", "--detach", "--data-dir", str(data), "--api-port", str(port))
@@ -59,11 +66,17 @@ def test_up_detach_serves_xapi_and_down_stops_everything(tmp_path: Path) -> None
         assert again.returncode == 0 and "already running" in again.stdout
         assert "Kafka:" in _cli("status", "--data-dir", str(data)).stdout  # still reported
 
-        # A worker killed outright is restarted by the stack, and the pipeline keeps flowing.
+        # On the embedded warehouse the first worker serves the API (one chDB engine for both).
         pid_file = data / "logs" / "worker-0.pid"
         first_worker = int(pid_file.read_text())
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        assert "--with-api" in Path(f"/proc/{first_worker}/cmdline").read_text()
+        assert not (data / "logs" / "api.pid").exists()
+
+        # A worker killed outright is restarted by the stack, and the pipeline keeps flowing.
         os.killpg(first_worker, signal.SIGKILL)
         wait_for(lambda: int(pid_file.read_text()) != first_worker, 60, "a restarted worker")
+        wait_for(lambda: _healthy(port), 90, "the API back with its worker")
         later = statement(2)
         r = httpx.post(
             f"http://127.0.0.1:{port}/xAPI/statements",
