@@ -9,7 +9,9 @@ and each principal gets only what its job needs:
 principal       may
 =============== =================================================================================
 admin           everything (a super user): declares topics, creates principals, runs tests
-``lrs``         write the raw topic, in transactions (``lrp-lrs-*``); read the watermark topic
+``lrs``         write the raw topic, in transactions (``lrp-lrs-*``); read the watermark topic;
+                read the raw topic without a group, only to tell a transaction marker from a
+                statement not yet stored (X-Experience-API-Consistent-Through; it wrote them)
 ``worker``      read the raw and every direct topic in its group; write the dead-letter and
                 watermark topics; its own Faust topics (``<app_id>-*``)
 ``tool-<name>`` write ``<direct_topic_prefix><name>``, nothing else
@@ -77,11 +79,14 @@ def _allow(user: str, resource: ResourceType, name: str, pattern: ACLResourcePat
 
 
 def lrs_acls(kafka: KafkaSettings, user: str) -> list[ACL]:
-    """The LRS API: produce statements transactionally, follow the worker's watermarks."""
+    """The LRS API: produce statements transactionally, follow the worker's watermarks, and
+    probe the raw topic past the watermark (pipelines/lrs/watermark.py): without READ there,
+    every partition ending in a commit marker looked behind, and Consistent-Through froze at
+    the oldest partition's last write (minutes stale under the ADL conformance suite)."""
     topic, txn = ResourceType.TOPIC, ResourceType.TRANSACTIONAL_ID
     W, R, D = ACLOperation.WRITE, ACLOperation.READ, ACLOperation.DESCRIBE
     return [
-        *_allow(user, topic, kafka.raw_topic, LITERAL, W, D),
+        *_allow(user, topic, kafka.raw_topic, LITERAL, W, R, D),
         *_allow(user, topic, kafka.watermarks, LITERAL, R, D),
         *_allow(user, txn, "lrp-lrs-", PREFIXED, W, D),
     ]

@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -61,6 +63,19 @@ def test_up_detach_serves_xapi_and_down_stops_everything(tmp_path: Path) -> None
         assert r.headers["X-Experience-API-Version"] == "2.0.0"
         url = f"chdb://{(data / 'chdb').resolve()}"
         wait_for(lambda: warehouse_counts(url)["statements"] == 1, 60, "the statement stored")
+        # Everything is stored and nothing arrives: Consistent-Through passes the statement's
+        # stored time (the partition ends in a commit marker, which the API, as the lrs
+        # principal, must be able to tell from a statement not yet stored).
+        time.sleep(2.5)
+        got = httpx.get(
+            f"http://127.0.0.1:{port}/xAPI/statements",
+            params={"statementId": body["id"]},
+            timeout=30,
+            headers={"Authorization": f"Basic {token}", "X-Experience-API-Version": "2.0.0"},
+        )
+        assert got.status_code == 200
+        through = datetime.fromisoformat(got.headers["X-Experience-API-Consistent-Through"])
+        assert through > datetime.fromisoformat(got.json()["stored"])
         assert "Kafka:" in _cli("status", "--data-dir", str(data)).stdout
         again = _cli("up", "--detach", "--data-dir", str(data), "--api-port", str(port))
         assert again.returncode == 0 and "already running" in again.stdout
