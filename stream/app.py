@@ -4,8 +4,9 @@ Run it with ``python -m pipelines worker`` (which migrates, declares topics and 
 app with ``worker --without-web``). Scale it by running more copies, up to the partition count.
 
 Delivery guarantee, and why it is built this way: batches come from ``stream.batching`` (adaptive
-windows; acknowledged only after the body returns), and the body never raises anyway (Faust's
-own ``take_events`` acknowledges in a ``finally``, shared/stack.md 0b).
+windows) and each is acknowledged only after it is written, dead letters and watermark
+included; nothing here raises into Faust (its own ``take_events`` acknowledges in a
+``finally``, shared/stack.md 0b).
 A warehouse write that keeps failing is retried with backoff and then the process exits with
 status 70 *before* the batch is acknowledged; the supervisor restarts it and Kafka redelivers.
 The write is check-then-insert on the statement id (plus a ReplacingMergeTree backstop), so a
@@ -25,8 +26,9 @@ import faust
 import structlog
 
 from stream.access import direct_topics
-from stream.batching import take_batches
+from stream.batching import Batch, take_batches
 from stream.process import (
+    Outcome,
     Record,
     heartbeat_message,
     process_record,
@@ -122,8 +124,8 @@ async def _with_retries(what: str, call: Any) -> Any:
     os._exit(EXIT_WRITE_FAILED)
 
 
-async def handle_batch(events: Sequence[Any]) -> None:
-    records = [
+def _records(events: Sequence[Any]) -> list[Record]:
+    return [
         Record.from_kafka(
             event.value or b"",
             event.message.topic,
@@ -136,13 +138,17 @@ async def handle_batch(events: Sequence[Any]) -> None:
         )
         for event in events
     ]
-    # CPU-bound; off the event loop so Faust's heartbeats and fetches keep running.
-    outcomes = await asyncio.to_thread(
-        lambda: [
-            process_record(r, hmac_key=_hmac_key, max_bytes=kafka_settings.max_message_bytes)
-            for r in records
-        ]
-    )
+
+
+def _process(records: list[Record]) -> list[Outcome]:
+    return [
+        process_record(r, hmac_key=_hmac_key, max_bytes=kafka_settings.max_message_bytes)
+        for r in records
+    ]
+
+
+async def store(batch: Batch, records: list[Record], outcomes: list[Outcome]) -> None:
+    """Write one processed batch, dead-letter its refusals, publish the watermark, then ack."""
     stored, rejected = await _with_retries(
         "warehouse write", lambda: asyncio.to_thread(write_batch, warehouse, outcomes)
     )
@@ -165,7 +171,16 @@ async def handle_batch(events: Sequence[Any]) -> None:
                 kafka_settings.watermarks, str(partition).encode(), value, None, None, None
             ),
         )
+    await batch.ack()
     log.info("batch written", records=len(records), stored=stored, dead_lettered=len(rejected))
+
+
+async def _store_or_exit(batch: Batch, records: list[Record], outcomes: list[Outcome]) -> None:
+    try:
+        await store(batch, records, outcomes)
+    except Exception:  # a bug: stop with the batch unacknowledged, so it is redelivered
+        log.exception("batch store failed: exiting without acknowledging the batch")
+        os._exit(EXIT_WRITE_FAILED)
 
 
 @app.timer(interval=stream_settings.heartbeat_s)
@@ -183,14 +198,23 @@ async def heartbeat() -> None:
 
 @app.agent(raw_topic, concurrency=1)
 async def ingest(stream: faust.StreamT) -> None:
-    async for events in take_batches(
+    """Two stages in step: batch k+1 is parsed and validated (a thread) while batch k is written
+    (another thread; chDB releases the GIL while it works). Writes stay in order, one at a
+    time, so each batch's same-id check sees every batch before it."""
+    writing: asyncio.Task[None] | None = None
+    async for batch in take_batches(
         stream,
         stream_settings.batch_size,
         within_s=stream_settings.batch_within_s,
         idle_s=stream_settings.batch_idle_s,
     ):
         try:
-            await handle_batch(events)
-        except Exception:  # a bug: stop before Faust's `finally` acknowledges the batch
+            records = _records(batch.events)
+            # CPU-bound; off the event loop so Faust's heartbeats and fetches keep running.
+            outcomes = await asyncio.to_thread(_process, records)
+            if writing is not None:
+                await writing
+            writing = asyncio.create_task(_store_or_exit(batch, records, outcomes))
+        except Exception:  # a bug: stop before anything of this batch is acknowledged
             log.exception("batch handling failed: exiting without acknowledging the batch")
             os._exit(EXIT_WRITE_FAILED)

@@ -17,21 +17,38 @@ changes when a batch closes:
 
 While the body handles batch *k*, the next events are already buffered (up to ``max_events``),
 so under a backlog batches follow each other without a fetch in between.
+
+Each batch is acknowledged by its consumer (``await batch.ack()``) once it is stored, not when
+the next one is asked for: the worker parses batch *k+1* while batch *k* is still being written
+(stream/app.py), and a batch that was never acknowledged is redelivered after a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["take_batches"]
+__all__ = ["Batch", "take_batches"]
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Events taken together, acknowledged together once their consumer has stored them."""
+
+    events: list[Any]
+    stream: Any = field(repr=False)
+
+    async def ack(self) -> None:
+        for event in self.events:
+            await self.stream.ack(event)
 
 
 async def take_batches(
     stream: Any, max_events: int, within_s: float, idle_s: float
-) -> AsyncIterator[list[Any]]:
-    """Yield lists of Faust events; each list is acknowledged once the loop body has returned."""
+) -> AsyncIterator[Batch]:
+    """Yield batches of Faust events; the consumer acknowledges each (``Batch.ack``)."""
     loop = asyncio.get_running_loop()
     events: list[Any] = []
     arrived = asyncio.Event()
@@ -52,7 +69,7 @@ async def take_batches(
         arrived.set()
         return value
 
-    # The body acknowledges (below), not the stream: an event is committed only once handled.
+    # The consumer acknowledges, not the stream: an event is committed only once stored.
     stream.enable_acks = False
     stream.add_processor(add)
     stream._enable_passive(stream.channel.__aiter__())
@@ -70,12 +87,9 @@ async def take_batches(
             await stream.wait(arrived, timeout=min(idle_s, remaining))
             if not arrived.is_set():
                 break  # a quiet gap: whoever sent these is waiting for them
-        batch = events[:]
+        batch = Batch(events[:], stream)
         events.clear()
         room.set()
+        # No ack here, not even in a ``finally`` (Faust's take_events acks there, even a batch
+        # whose body failed: shared/stack.md 0b).
         yield batch
-        # Not in a ``finally``: a batch whose body never returned (the generator closed while
-        # stopping) stays unacknowledged and is redelivered (Faust's take_events acks it anyway,
-        # shared/stack.md 0b).
-        for event in batch:
-            await stream.ack(event)

@@ -72,7 +72,7 @@ async def test_a_burst_then_silence_closes_after_the_idle_gap_not_the_window() -
     loop = asyncio.get_running_loop()
     started = loop.time()
     batch = await anext(batches)
-    assert batch == list(range(100))
+    assert batch.events == list(range(100))
     assert loop.time() - started < 2.5  # far below the 5 s window: the idle gap closed it
 
 
@@ -81,8 +81,8 @@ async def test_a_batch_closes_when_full_and_the_rest_waits_for_the_next() -> Non
     stream = FakeStream()
     batches = take_batches(stream, max_events=30, within_s=5.0, idle_s=1.0)
     await _send(stream, range(70))
-    assert await anext(batches) == list(range(30))
-    assert await anext(batches) == list(range(30, 60))
+    assert (await anext(batches)).events == list(range(30))
+    assert (await anext(batches)).events == list(range(30, 60))
 
 
 @run
@@ -97,8 +97,8 @@ async def test_a_steady_trickle_is_cut_at_the_window() -> None:
 
     task = asyncio.create_task(trickle())
     try:
-        first = await anext(batches)
-        second = await anext(batches)
+        first = (await anext(batches)).events
+        second = (await anext(batches)).events
     finally:
         task.cancel()
     # Gaps of 10 ms never reach the 100 ms idle gap: only the 0.3 s window closes the batch.
@@ -107,26 +107,19 @@ async def test_a_steady_trickle_is_cut_at_the_window() -> None:
 
 
 @run
-async def test_events_are_acked_only_after_the_body_returns_and_buffer_meanwhile() -> None:
+async def test_a_batch_is_acked_by_its_consumer_only_and_the_next_buffers_meanwhile() -> None:
     stream = FakeStream()
     batches = take_batches(stream, max_events=100, within_s=5.0, idle_s=0.02)
     await _send(stream, range(5))
     first = await anext(batches)
-    assert first == list(range(5))
-    assert stream.acked == []  # the body is still working on it
-    await _send(stream, range(5, 8))  # arrives while the body works
+    assert first.events == list(range(5))
+    await _send(stream, range(5, 8))  # arrives while the first is being written
     await asyncio.sleep(0.05)
     second = await anext(batches)
+    assert second.events == [5, 6, 7]
+    assert stream.acked == []  # asking for the next batch acknowledges nothing
+    await first.ack()
     assert stream.acked == [0, 1, 2, 3, 4]
-    assert second == [5, 6, 7]
-
-
-@run
-async def test_a_batch_whose_body_never_returned_is_not_acked() -> None:
-    stream = FakeStream()
-    batches = take_batches(stream, max_events=100, within_s=5.0, idle_s=0.02)
-    await _send(stream, range(3))
-    assert await anext(batches) == [0, 1, 2]
-    await batches.aclose()  # e.g. the worker stopping mid-batch
-    assert stream.acked == []
+    await batches.aclose()  # e.g. the worker stopping while the second is written
+    assert stream.acked == [0, 1, 2, 3, 4]
     assert stream.enable_acks is False
