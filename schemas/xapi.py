@@ -105,6 +105,12 @@ _UUID = r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$"
 # RFC 5646 shape, checking only subtag lengths (the spec's minimum for an LRS, §4.2).
 _LANG = r"^[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*$"
 _VERSION = r"^(?:1\.0(?:\.\d+)?|2\.0(?:\.\d+)?)$"
+# An Internet media type (RFC 6838 type/subtype names, RFC 2045 parameters): XAPI-00105.
+_TOKEN = r"[A-Za-z0-9!#$&^_.+\-]"
+_MEDIA_TYPE = (
+    rf"^{_TOKEN}+/{_TOKEN}+"
+    rf'(?:[ \t]*;[ \t]*{_TOKEN}+=(?:{_TOKEN}+|"(?:[^"\\\x00-\x1f]|\\.)*"))*[ \t]*$'
+)
 _NUM = r"\d+(?:\.\d+)?"
 _DURATION_RE = re.compile(
     rf"^P(?=\d|T\d)(?:{_NUM}Y)?(?:{_NUM}M)?(?:{_NUM}W)?(?:{_NUM}D)?"
@@ -206,6 +212,7 @@ Sha2Hex = Annotated[str, _pattern(_SHA2, "must be a hex SHA-2 digest (56, 64, 96
 UUID = Annotated[str, _pattern(_UUID, "must be a UUID, e.g. 3fa85f64-5717-4562-b3fc-2c963f66afa6")]
 LanguageTag = Annotated[str, _pattern(_LANG, "must be an RFC 5646 language tag, e.g. en-US")]
 Version = Annotated[str, _pattern(_VERSION, "must be 1.0, 1.0.x, 2.0 or 2.0.x")]
+MediaType = Annotated[str, _pattern(_MEDIA_TYPE, "must be an Internet media type, e.g. text/plain")]
 Duration = Annotated[str, _check(_DURATION_RE, "must be an ISO 8601 duration, e.g. PT1M30.5S")]
 Timestamp = Annotated[str, AfterValidator(_check_timestamp)]
 Number = Annotated[float, PlainValidator(_check_number)]
@@ -371,6 +378,11 @@ class InteractionComponent(XapiModel):
     description: LanguageMap | None = None
 
 
+_EMPTY_DEFINITION = (
+    "must hold at least one of name, description, type, moreInfo, interactionType, extensions"
+)
+
+
 class ActivityDefinition(XapiModel):
     """Metadata of an Activity (§2.4.4.1), including the cmi.interaction fields."""
 
@@ -389,6 +401,10 @@ class ActivityDefinition(XapiModel):
 
     @model_validator(mode="after")
     def _interaction_fields_fit_type(self) -> "ActivityDefinition":
+        if not self.model_fields_set:
+            # Data 2.4.4.1.s2: a definition holds at least one of name, description, type,
+            # moreInfo, interactionType or extensions (the ADL suite sends ``{}`` for a 400).
+            raise rule_error("", _EMPTY_DEFINITION)
         kind = self.interactionType
         if kind is None and self.correctResponsesPattern is not None:
             raise rule_error("interactionType", "is required with correctResponsesPattern")
@@ -514,7 +530,7 @@ class Attachment(XapiModel):
     usageType: IRI
     display: LanguageMap
     description: LanguageMap | None = None
-    contentType: str
+    contentType: MediaType
     length: Annotated[int, Field(ge=0)]
     sha2: Sha2Hex
     fileUrl: IRL | None = None

@@ -90,10 +90,10 @@ def _rewrite(scope: Scope, method: str, body: bytes) -> tuple[Any, str | None]:
         if lowered == "content":
             content = value.encode("utf-8")
         elif lowered in HEADER_FIELDS:
-            # A real header wins over its form stand-in (the form fills what the browser could
-            # not send); the body's own Content-Type/-Length always come from the form.
-            if lowered in ("content-type", "content-length") or lowered not in headers:
-                headers[lowered] = value
+            # The form field *is* the header (Comm 1.3.s3.b7: "treat the form parameters listed
+            # above as header parameters"), even beside a real one: a form version 0.8 next to
+            # a real 1.0.3 header is a 0.8 request, refused (every ADL suite version: 400).
+            headers[lowered] = value
         else:
             params.append((name, value))
     if headers.get("x-experience-api-version", "").startswith("2."):

@@ -497,9 +497,15 @@ def test_lrs_conformance_altsyntax_put_as_post(lrs: str) -> None:
 
 def test_lrs_conformance_altsyntax_form_header_fields(lrs: str) -> None:
     """desc 1.3.s3.b7: form fields Authorization, X-Experience-API-Version, Content-Type, ...
-    are header stand-ins; form version 0.8 next to a real 1.0.3 header → 204."""
+    are treated as headers: a form version 0.8 next to a real 1.0.3 header is a 0.8 request
+    → 400 (found by the ADL suite run; this test expected 204 before), and nothing is stored."""
     s = statement(1, actor=_agent(_tag()))
     form = {"statementId": s["id"], "X-Experience-API-Version": "0.8", "content": json.dumps(s)}
+    r = _form_post(lrs, "PUT", form)
+    assert r.status_code == 400, r.text
+    assert "X-Experience-API-Version" in r.json()["message"]
+    assert _get(lrs, statementId=s["id"]).status_code == 404
+    form["X-Experience-API-Version"] = "1.0.3"
     _ok(_form_post(lrs, "PUT", form), 204)
 
 

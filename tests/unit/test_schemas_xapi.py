@@ -536,6 +536,11 @@ ATTACHMENT = {
         ({"length": -1}, "attachments.0.length"),
         ({"sha2": "123"}, "attachments.0.sha2"),
         ({"contentType": 1.23}, "attachments.0.contentType"),
+        # XAPI-00105: an Internet media type (the ADL suite sends "should fail").
+        ({"contentType": "should fail"}, "attachments.0.contentType"),
+        ({"contentType": "file"}, "attachments.0.contentType"),
+        ({"contentType": "text/"}, "attachments.0.contentType"),
+        ({"contentType": "text/plain\n"}, "attachments.0.contentType"),
         ({"display": {"$": "x"}}, "attachments.0.display.$"),
         ({"fileUrl": "essay.txt"}, "attachments.0.fileUrl"),
     ],
@@ -543,6 +548,21 @@ ATTACHMENT = {
 def test_schemas_xapi_attachment_rules(change: dict[str, Any], field: str) -> None:
     assert parse_statement(stmt(attachments=[ATTACHMENT]))
     _assert_rejected(stmt(attachments=[{**ATTACHMENT, **change}]), field)
+
+
+@pytest.mark.parametrize(
+    "media_type",
+    [
+        "text/plain",
+        "application/octet-stream",
+        "application/vnd.ms-excel",
+        "image/svg+xml",
+        "text/plain; charset=utf-8",
+        'multipart/mixed; boundary="a b"',
+    ],
+)
+def test_schemas_xapi_attachment_media_types_in_use_are_accepted(media_type: str) -> None:
+    assert parse_statement(stmt(attachments=[{**ATTACHMENT, "contentType": media_type}]))
 
 
 def test_schemas_xapi_attachment_required_fields() -> None:
@@ -553,6 +573,10 @@ def test_schemas_xapi_attachment_required_fields() -> None:
 
 def _definition(**fields: Any) -> dict[str, Any]:
     return stmt(object={"id": "https://example.org/q/1", "definition": fields})
+
+
+def _parts(statement: dict[str, Any]) -> dict[str, Any]:
+    return {k: statement[k] for k in ("actor", "verb", "object")}
 
 
 def test_schemas_xapi_interaction_definition_rules() -> None:
@@ -574,6 +598,23 @@ def test_schemas_xapi_interaction_definition_rules() -> None:
     )
     _assert_rejected(_definition(correctResponsesPattern=["a"]), f"{field}.interactionType")
     _assert_rejected(_definition(type="question"), f"{field}.type")
+
+
+def test_schemas_xapi_activity_definition_holds_something() -> None:
+    """Data 2.4.4.1.s2: ``"definition": {}`` is refused (the ADL suite expects 400), in a
+    statement and in a sub-statement; any one of the listed properties is enough."""
+    _assert_rejected(_definition(), "object.definition", says="at least one of name")
+    sub = stmt(object={"objectType": "SubStatement", **_parts(_definition())})
+    _assert_rejected(sub, "object.object.definition", says="at least one of name")
+    for field, value in [
+        ("name", {"en": "Quiz"}),
+        ("description", {"en": "A quiz"}),
+        ("type", ActivityTypes.INTERACTION),
+        ("moreInfo", "https://example.org/q"),
+        ("extensions", {"https://example.org/x": 1}),
+        ("interactionType", "other"),
+    ]:
+        assert parse_statement(_definition(**{field: value}))
 
 
 def test_schemas_xapi_parse_statements_one_or_many() -> None:
