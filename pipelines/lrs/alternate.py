@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlencode
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pipelines.lrs.errors import SUPPORTED_VERSIONS, VERSION_HEADER
+from pipelines.lrs.errors import LATEST_VERSION, VERSION_HEADER
 
 METHODS = {"GET", "PUT", "POST", "DELETE", "HEAD"}
 # Form fields that stand for request headers (case-insensitive names, Comm §1.3).
@@ -141,7 +141,7 @@ async def _error(send: Send, status: int, message: str) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
-                (VERSION_HEADER.lower().encode(), SUPPORTED_VERSIONS[0].encode()),
+                (VERSION_HEADER.lower().encode(), LATEST_VERSION.encode()),
             ],
         }
     )

@@ -213,15 +213,15 @@ def test_lrs_conformance_version_missing_header_is_400(lrs: str) -> None:
 
 
 def test_lrs_conformance_version_missing_header_400_carries_2_0(lrs: str) -> None:
-    """XAPI-00321: the 400 for a missing version header carries a version both suites accept
-    (1.0.3 suite: 1.0.x; 2.0 suite: ``^(2\\.0\\.0|1\\.0\\.[1-3]|0?\\.9\\d*)$``)."""
+    """XAPI-00321/00331: the 400 for a missing version header carries 2.0.0, the one value
+    both suites accept (1.0.3 suite: 2.0.0 or 1.0.1-3; 2.0 suite: 2.0.0 or 0.9/0.95)."""
     for method, path, params, body in _versionless_requests(lrs):
         headers = {**_bare(), "Content-Type": "application/json"}
         r = httpx.request(
             method, lrs + path, params=params, content=body, headers=headers, timeout=30
         )
         assert r.status_code == 400
-        assert r.headers["X-Experience-API-Version"] == "1.0.3", (method, path)
+        assert r.headers["X-Experience-API-Version"] == "2.0.0", (method, path)
 
 
 def test_lrs_conformance_about_needs_no_version_header(lrs: str) -> None:
