@@ -15,6 +15,10 @@ Concurrency (*Comm* §3.1; 9274.1.1 §4.1.4), as decided here:
   ("The State Resource will permit PUT, POST and DELETE requests without concurrency headers");
   2.0 dropped that sentence with the Client Requirements, and the ADL 2.0 conformance suite
   (4.1.4) expects 409 for State too, so State follows the version of the request.
+* A 1.0.3 PUT without either header to a profile document that does not exist yet is 400: Comm
+  3.1 makes the headers a client MUST, the ADL 1.0.3 suite expects the LRS to enforce it
+  (XAPI-00273, -00287, -00293; adlnet/lrs-conformance-test-suite#158), and the 2.0 suite
+  passes with the create (so 2.0 PUTs create, as 9274.1.1 reads).
 * POST and DELETE without headers are accepted in both versions: no text requires a precondition
   there, and conformance suites POST and DELETE existing documents without one. Neither version
   asks for ``428 Precondition Required``, so this module never decides it.
@@ -116,9 +120,10 @@ class InvalidDocument(ValueError):
 
 
 class PreconditionFailure(NamedTuple):
-    """Why a write is refused: 409 (an unconditional PUT over a document) or 412."""
+    """Why a write is refused: 400 (a 1.0.3 profile PUT with no precondition), 409 (an
+    unconditional PUT over a document) or 412."""
 
-    status: Literal[409, 412]
+    status: Literal[400, 409, 412]
     message: str
 
 
@@ -409,6 +414,18 @@ def precondition_failure(
         return PreconditionFailure(412, "If-None-Match: the document already exists")
     unconditional = if_match is None and if_none_match is None
     state_exempt = kind is DocumentKind.STATE and not version.startswith("2.")
+    if (
+        method == "PUT"
+        and unconditional
+        and stored_etag is None
+        and kind is not DocumentKind.STATE
+        and not version.startswith("2.")
+    ):
+        return PreconditionFailure(
+            400,
+            "a PUT to a profile document must carry If-None-Match: * (to create it) or If-Match "
+            "(to replace it) under xAPI 1.0.3",
+        )
     if method == "PUT" and unconditional and stored_etag is not None and not state_exempt:
         return PreconditionFailure(
             409,

@@ -153,12 +153,15 @@ class StatementStore:
             hits = (
                 f"WITH RECURSIVE hits AS (SELECT toString(id) AS sid, 0 AS depth FROM {_RECORD} "
                 f"WHERE org = {{org:String}} AND {' AND '.join(match)} "
+                # The StatementRefs first, then the join: joining the whole record at each
+                # level cost more than the first level itself (issue 12 bench, GET agent+verb).
                 f"UNION ALL SELECT toString(r.id) AS sid, hits.depth + 1 AS depth "
-                f"FROM {_RECORD} AS r INNER JOIN hits ON r.object_id = hits.sid "
-                f"WHERE r.org = {{org:String}} AND r.object_type = 'StatementRef' "
-                f"AND hits.depth < {_REF_DEPTH}) "
+                f"FROM (SELECT id, object_id FROM {_RECORD} WHERE org = {{org:String}} "
+                f"AND object_type = 'StatementRef') AS r INNER JOIN hits ON r.object_id = hits.sid "
+                f"WHERE hits.depth < {_REF_DEPTH}) "
             )
-            where.append("toString(id) IN (SELECT sid FROM hits)")
+            # On the UUID column itself: ``toString(id) IN`` converted every stored id.
+            where.append("id IN (SELECT toUUID(sid) FROM hits)")
         if f.since is not None:
             where.append("stored > {since:DateTime64(6, 'UTC')}")
             params["since"] = f.since

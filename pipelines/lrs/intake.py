@@ -35,6 +35,10 @@ from stream import provenance
 
 log = structlog.get_logger(__name__)
 
+EMPTY_DEFINITION_1_0 = (
+    "must hold at least one of name, description, type, moreInfo, interactionType, extensions"
+)
+
 
 async def read_body(request: Request, max_bytes: int, timeout_s: float | None = None) -> bytes:
     """The raw request body, or 413 as soon as it passes ``max_bytes``, or 408 if it has not all
@@ -234,9 +238,12 @@ def _check_for_version(items: list[Any], version: str) -> None:
     """What the request's xAPI version decides about a statement (Data §2.4.10, 2.0 changes).
 
     A 1.0.3 request carries 1.0.x statements only (no ``version`` 2.0.x, no 2.0
-    ``contextAgents``/``contextGroups``); under 2.0 a ``"timestamp": null`` means "not given",
-    so the LRS sets it to ``stored``. No version accepts a ``-00:00`` offset (RFC 3339's
-    "unknown local offset" is not an instant).
+    ``contextAgents``/``contextGroups``) and no empty activity ``definition`` (the two ADL suites
+    disagree: 1.0.3's activities config expects 400 for ``{}`` (Data 2.4.4.1.s2, "at least
+    one of …"), 2.0's formatting config expects 200, as the spec's all-optional table reads;
+    the model accepts it, so direct producers and 2.0 requests are stored); under 2.0 a
+    ``"timestamp": null`` means "not given", so the LRS sets it to ``stored``. No version
+    accepts a ``-00:00`` offset (RFC 3339's "unknown local offset" is not an instant).
     """
     for n, item in enumerate(items):
         if not isinstance(item, dict):
@@ -253,6 +260,16 @@ def _check_for_version(items: list[Any], version: str) -> None:
         for level, prefix in ((item, ""), (item.get("object"), "object.")):
             if not isinstance(level, dict):
                 continue
+            target = level.get("object")
+            if (
+                version.startswith("1.")
+                and isinstance(target, dict)
+                and target.get("definition") == {}
+            ):
+                raise ApiError(
+                    400, "invalid_statement",
+                    f"{where}{prefix}object.definition: {EMPTY_DEFINITION_1_0}",
+                )  # fmt: skip
             context = level.get("context")
             if version.startswith("1.") and isinstance(context, dict):
                 for key in ("contextAgents", "contextGroups"):

@@ -495,6 +495,28 @@ def test_lrs_conformance_altsyntax_put_as_post(lrs: str) -> None:
     assert _get(lrs, statementId=s["id"]).status_code == 200
 
 
+def test_lrs_conformance_empty_definition_is_400_under_1_0_3_and_stored_under_2_0(
+    lrs: str,
+) -> None:
+    """The suites disagree on ``"definition": {}``: 1.0.3's activities config (Data 2.4.4.1.s2)
+    expects 400, in a statement and in a sub-statement; 2.0's formatting config (XAPI-00014)
+    expects 200. Found by the two ADL suite runs."""
+    who = _agent(_tag())
+    plain = statement(1, actor=who, object={"id": "https://example.org/a", "definition": {}})
+    inner = {k: statement(2, actor=who)[k] for k in ("actor", "verb")}
+    sub = statement(
+        3, actor=who,
+        object={"objectType": "SubStatement", **inner,
+                "object": {"id": "https://example.org/a", "definition": {}}},
+    )  # fmt: skip
+    for body, field in ((plain, "object.definition"), (sub, "object.object.definition")):
+        r = _post(lrs, body, _h("1.0.3"))
+        assert r.status_code == 400 and field in r.json()["message"], r.text
+        assert _get(lrs, statementId=body["id"]).status_code == 404
+        assert _post(lrs, body, _h("2.0.0")).status_code == 200
+        assert _get(lrs, _h("2.0.0"), statementId=body["id"]).status_code == 200
+
+
 def test_lrs_conformance_altsyntax_form_header_fields(lrs: str) -> None:
     """desc 1.3.s3.b7: form fields Authorization, X-Experience-API-Version, Content-Type, ...
     are treated as headers: a form version 0.8 next to a real 1.0.3 header is a 0.8 request

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -110,10 +111,21 @@ def _etag(content: bytes) -> str:
 
 
 def _put(
-    api: TestClient, url: str, params: dict[str, str], body: Any, key: str = "school-a", **hdr: str
+    api: TestClient,
+    url: str,
+    params: dict[str, str],
+    body: Any,
+    key: str = "school-a",
+    *,
+    unconditional: bool = False,
+    **hdr: str,
 ) -> httpx.Response:
+    """A PUT as the suites send it: ``If-None-Match: *`` unless a precondition is given (a
+    1.0.3 profile PUT without one is 400), or none at all with ``unconditional``."""
     content = body if isinstance(body, bytes) else orjson.dumps(body)
     content_type = hdr.pop("content_type", "application/json")
+    if not unconditional and "If-Match" not in hdr and "If-None-Match" not in hdr:
+        hdr["If-None-Match"] = "*"
     headers = _headers(key, **hdr) | {"Content-Type": content_type}
     return api.put(url, params=params, content=content, headers=headers)
 
@@ -202,7 +214,10 @@ def test_lrs_documents_binary_round_trip_is_byte_exact(
 def test_lrs_documents_put_without_content_type_is_octet_stream(api: TestClient) -> None:
     params = _act(profileId="raw")
     assert (
-        api.put(ACT_URL, params=params, content=b"\x00\x01", headers=_headers()).status_code == 204
+        api.put(
+            ACT_URL, params=params, content=b"\x00\x01", headers=_headers(**{"If-None-Match": "*"})
+        ).status_code
+        == 204
     )
     got = api.get(ACT_URL, params=params, headers=_headers())
     assert got.headers["Content-Type"] == "application/octet-stream"
@@ -376,7 +391,7 @@ def test_lrs_documents_unconditional_put_over_existing_document(
 ) -> None:
     params = ctx(**{id_param: "exists"})
     assert _put(api, url, params, {"v": 1}, version=version).status_code == 204
-    answer = _put(api, url, params, {"v": 2}, version=version)
+    answer = _put(api, url, params, {"v": 2}, version=version, unconditional=True)
     assert answer.status_code == expected
     assert answer.headers["X-Experience-API-Version"] == version
     if expected == 409:
@@ -434,8 +449,8 @@ def test_lrs_documents_missing_version_header_is_400(api: TestClient) -> None:
     del headers["X-Experience-API-Version"]
     answer = api.get(STATE_URL, params=_state(stateId="s"), headers=headers)
     assert answer.status_code == 400
-    # No version asked for: 1.0.3, which both conformance suites accept here (XAPI-00321).
-    assert answer.headers["X-Experience-API-Version"] == "1.0.3"
+    # No version asked for: 2.0.0, the one value both conformance suites accept (XAPI-00331).
+    assert answer.headers["X-Experience-API-Version"] == "2.0.0"
 
 
 def test_lrs_documents_get_missing_single_document_is_404(api: TestClient) -> None:
@@ -591,7 +606,7 @@ def test_lrs_documents_concurrent_if_match_puts_have_one_winner(
             path,
             params=params,
             content=b'{"round": -1}',
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", "If-None-Match": "*"},
         )
         assert first.status_code == 204, first.text
         etag = first.headers["ETag"]
@@ -698,17 +713,23 @@ def test_lrs_conformance_documents_post_with_correct_if_match_is_204(
     assert api.get(url, params=params, headers=_headers()).json() == {"a": 1, "b": 2}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a new agent-profile document PUT without If-Match/If-None-Match under 1.0.3 is "
-    "stored (204); the 1.0.3 suite's XAPI-00273 negative test expects 400. Note: "
-    "test_lrs_documents_put_get_post_delete_round_trip[agent-profile] asserts this 204",
-)
-def test_lrs_conformance_documents_agent_profile_new_put_needs_precondition(
-    api: TestClient,
+@pytest.mark.parametrize(("url", "ctx"), [(AGT_URL, _agt), (ACT_URL, _act)])
+def test_lrs_conformance_documents_new_profile_put_needs_precondition(
+    api: TestClient, url: str, ctx: Any
 ) -> None:
-    """XAPI-00273 (negative, 1.0.3): PUT of a new agent-profile doc with no precondition → 400."""
-    assert _put(api, AGT_URL, _agt(profileId="new"), {"a": 1}).status_code == 400
+    """XAPI-00273 / -00287 / -00293 (1.0.3): PUT of a new profile document with neither If-Match
+    nor If-None-Match → 400, nothing stored (found by the ADL 1.0.3 suite run); with
+    ``If-None-Match: *`` → 204; under 2.0 the bare PUT creates (the 2.0 suite passes so);
+    State is exempt in 1.0.3."""
+    params = ctx(profileId=f"new-{uuid.uuid4().hex[:6]}")
+    answer = _put(api, url, params, {"a": 1}, unconditional=True)
+    assert answer.status_code == 400 and "If-None-Match" in answer.json()["message"]
+    assert api.get(url, params=params, headers=_headers()).status_code == 404
+    assert _put(api, url, params, {"a": 1}).status_code == 204
+    fresh = ctx(profileId=f"new-{uuid.uuid4().hex[:6]}")
+    assert _put(api, url, fresh, {"a": 1}, unconditional=True, version="2.0.0").status_code == 204
+    state = _state(stateId=f"s-{uuid.uuid4().hex[:6]}")
+    assert _put(api, STATE_URL, state, {"a": 1}, unconditional=True).status_code == 204
 
 
 _AGENT_BAD = ["not JSON", "1", "true", "undefined", '{"key": "value"}', '{"not_actor": "yup"}']

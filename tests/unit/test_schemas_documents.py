@@ -180,8 +180,7 @@ def _decide(
         (TAG, "PUT", None, '"' + "0" * 40 + '"', None),
         # Both: If-Match holds, If-None-Match '*' still refuses (ADL "ifMatchAndIfNoneMatch").
         (TAG, "PUT", quoted(TAG), "*", 412),
-        # Unconditional writes that are fine everywhere.
-        (None, "PUT", None, None, None),
+        # Unconditional writes that are fine everywhere (a bare PUT that creates: see below).
         (TAG, "POST", None, None, None),
         (TAG, "DELETE", None, None, None),
         (None, "DELETE", None, None, None),
@@ -226,8 +225,27 @@ def test_schemas_precondition_failure_409_message_says_how_to_resolve() -> None:
     assert "If-Match" in failure.message and quoted(TAG) in failure.message
 
 
+@pytest.mark.parametrize(
+    ("kind", "version", "expected"),
+    [
+        (DocumentKind.AGENT_PROFILE, "1.0.3", 400),
+        (DocumentKind.ACTIVITY_PROFILE, "1.0.3", 400),
+        (DocumentKind.STATE, "1.0.3", None),
+        (DocumentKind.AGENT_PROFILE, "2.0.0", None),
+        (DocumentKind.ACTIVITY_PROFILE, "2.0.0", None),
+        (DocumentKind.STATE, "2.0.0", None),
+    ],
+)
+def test_schemas_precondition_bare_put_that_creates(
+    kind: DocumentKind, version: str, expected: int | None
+) -> None:
+    """XAPI-00273 (1.0.3 suite): a new profile document needs If-None-Match: * (or If-Match)."""
+    assert _decide(kind, None, "PUT", None, None, version) == expected
+
+
 def test_schemas_precondition_failure_blank_headers_count_as_absent() -> None:
-    assert _decide(ACT, None, "PUT", if_match="  ", if_none_match="") is None
+    assert _decide(ACT, None, "PUT", if_match="  ", if_none_match="", version="2.0.0") is None
+    assert _decide(ACT, None, "PUT", if_match="  ", if_none_match="") == 400
     assert _decide(ACT, TAG, "PUT", if_match="", if_none_match=" ") == 409
 
 

@@ -288,10 +288,20 @@ def test_schemas_xapi_score_raw_below_zero_min_rejected() -> None:
         ({"duration": "1 hour"}, "result.duration"),
         ({"duration": "PT"}, "result.duration"),
         ({"duration": "P"}, "result.duration"),
+        # Weeks stand alone (ISO 8601 4.4.3.2; the ADL 2.0 suite refuses P4W1D).
+        ({"duration": "P4W1D"}, "result.duration"),
+        ({"duration": "P1W2DT3H"}, "result.duration"),
+        ({"duration": "P1Y2W"}, "result.duration"),
+        ({"duration": "PW"}, "result.duration"),
     ],
 )
 def test_schemas_xapi_result_wrong_types_rejected(result: dict[str, Any], field: str) -> None:
     _assert_rejected(stmt(result=result), field)
+
+
+@pytest.mark.parametrize("duration", ["P4W", "P0.5W", "P1Y2M3DT4H5M6.7S", "PT0S", "P1D"])
+def test_schemas_xapi_durations_accepted(duration: str) -> None:
+    assert parse_statement(stmt(result={"duration": duration}))
 
 
 def test_schemas_xapi_result_values_kept_as_sent() -> None:
@@ -600,18 +610,14 @@ def test_schemas_xapi_interaction_definition_rules() -> None:
     _assert_rejected(_definition(type="question"), f"{field}.type")
 
 
-def test_schemas_xapi_activity_definition_holds_something() -> None:
-    """Data 2.4.4.1.s2: ``"definition": {}`` is refused (the ADL suite expects 400), in a
-    statement and in a sub-statement; any one of the listed properties is enough."""
-    _assert_rejected(_definition(), "object.definition", says="at least one of name")
-    sub = stmt(object={"objectType": "SubStatement", **_parts(_definition())})
-    _assert_rejected(sub, "object.object.definition", says="at least one of name")
+def test_schemas_xapi_activity_definition_may_be_empty() -> None:
+    """Every definition property is optional (the ADL 2.0 suite expects 200 for ``{}``); only a
+    1.0.3 request refuses it, at the edge (pipelines/lrs/intake.py, tested there)."""
+    assert parse_statement(_definition())
+    assert parse_statement(stmt(object={"objectType": "SubStatement", **_parts(_definition())}))
     for field, value in [
         ("name", {"en": "Quiz"}),
-        ("description", {"en": "A quiz"}),
         ("type", ActivityTypes.INTERACTION),
-        ("moreInfo", "https://example.org/q"),
-        ("extensions", {"https://example.org/x": 1}),
         ("interactionType", "other"),
     ]:
         assert parse_statement(_definition(**{field: value}))

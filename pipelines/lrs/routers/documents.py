@@ -80,7 +80,7 @@ async def _call(fn: Callable[..., _T], *args: Any) -> _T:
         return await run_in_threadpool(fn, *args)
     except PreconditionError as exc:
         status, message = exc.failure
-        code = "conflict" if status == 409 else "precondition_failed"
+        code = {400: "precondition_required", 409: "conflict"}.get(status, "precondition_failed")
         raise ApiError(status, code, message) from None
     except InvalidDocument as exc:
         raise ApiError(400, "invalid_document", str(exc)) from None
