@@ -103,16 +103,18 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     Warehouse().migrate()
     from stream.app import app
 
-    server = _api_server() if getattr(args, "with_api", False) else None
-    api = threading.Thread(target=_serve_or_exit, args=(server,), name="lrs-api", daemon=True)
-    if server is not None:
+    server: Any = None
+    api: threading.Thread | None = None
+    if getattr(args, "with_api", False):
+        server = _api_server()
+        api = threading.Thread(target=_serve_or_exit, args=(server,), name="lrs-api", daemon=True)
         api.start()
     _server_gc()
     sys.argv = [sys.argv[0], "worker", "--without-web", "--loglevel", "info"]
     try:
         app.main()
     finally:
-        if server is not None:
+        if api is not None:
             server.should_exit = True  # let requests in flight finish, briefly
             api.join(timeout=5)
     return 0

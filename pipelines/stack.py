@@ -297,20 +297,20 @@ class Stack:
         env = self.env()
         Warehouse(WarehouseSettings(url=env["CLICKHOUSE_URL"])).migrate()
         logs = self.data_dir / "logs"
-        lrs = self.kafka("lrs")
+        lrs, api_in_worker = self.kafka("lrs"), self.api_in_worker
         for n in range(self.workers):
             argv, worker_env = (
                 [sys.executable, "-m", "pipelines", "worker"],
                 self.role_env("worker"),
             )
-            if n == 0 and self.api_in_worker:
+            if n == 0 and api_in_worker:
                 argv.append("--with-api")
                 worker_env["LRS_KAFKA_USERNAME"] = lrs.username
                 worker_env["LRS_KAFKA_PASSWORD"] = lrs.password.get_secret_value()
             worker = ManagedProcess(f"worker-{n}", argv, worker_env, logs / f"worker-{n}.log")
             worker.start()
             self.processes.append(worker)
-        if self.api_in_worker:
+        if api_in_worker:
             wait_http(f"{self.api_url}/healthz", timeout=90)
         elif self.with_api:
             api = ManagedProcess(

@@ -218,3 +218,5 @@ async def ingest(stream: faust.StreamT) -> None:
         except Exception:  # a bug: stop before anything of this batch is acknowledged
             log.exception("batch handling failed: exiting without acknowledging the batch")
             os._exit(EXIT_WRITE_FAILED)
+    if writing is not None:  # stopping: the last write finishes (and acks) instead of dangling
+        await writing

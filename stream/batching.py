@@ -6,9 +6,8 @@ LRS: a lone POST that waits for read-your-writes (pipelines/lrs/intake.py) sat o
 the window before its statements were even parsed, and under a backlog the broker's next
 records were fetched only after the previous batch had been written.
 
-``take_batches`` keeps Faust's consumption model (a passive processor fills a buffer, the
-events are acknowledged only after the loop body has handled them, so a crash redelivers) and
-changes when a batch closes:
+``take_batches`` keeps Faust's consumption model (a passive processor fills a buffer; events are
+acknowledged only once stored, so a crash redelivers) and changes when a batch closes:
 
 - when it holds ``max_events``;
 - when nothing new has arrived for ``idle_s`` (a POST's records come in one fetch: 20 ms of
