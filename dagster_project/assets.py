@@ -1,10 +1,11 @@
 """The asset graph: roster -> identity -> activity facts -> profile dimensions -> starters.
 
 Each asset fetches rows through :class:`warehouse.profile_store.ProfileStore`, calls the pure
-code (:mod:`dagster_project.roster`, :mod:`dagster_project.profile_logic`,
-:mod:`dagster_project.starters`) and writes its table whole, so a rebuild is idempotent and a
-voided statement disappears from every output on the next run. Warehouse sessions are kept
-short: in embedded mode other processes (worker, API) take turns on the same chDB folder.
+code (:mod:`dagster_project.roster`, :mod:`dagster_project.profiles.logic`,
+:mod:`dagster_project.profiles.starters`) and writes its table whole, so a rebuild is
+idempotent and a voided statement disappears from every output on the next run. Warehouse
+sessions are kept short: in embedded mode other processes (worker, API) take turns on the same
+chDB folder.
 """
 
 from collections import defaultdict
@@ -15,7 +16,7 @@ from typing import Any
 
 import dagster as dg
 
-from dagster_project.profile_logic import (
+from dagster_project.profiles.logic import (
     DEMONSTRATED,
     EVIDENCE_CAP,
     NOT_STARTED,
@@ -32,9 +33,9 @@ from dagster_project.profile_logic import (
     profile_to_json,
     recent_facts,
 )
+from dagster_project.profiles.starters import build_starters
 from dagster_project.resources import ProfileResource, WarehouseResource
 from dagster_project.roster import RosterError, person_keys, read_roster
-from dagster_project.starters import build_starters
 from stream.settings import PrivacySettings
 from warehouse.profile_store import ProfileStore
 

@@ -18,8 +18,8 @@ from dagster_project.assets import (
     student_activity,
     student_profiles,
 )
+from dagster_project.profiles.starters import EVIDENCE_FREE_KINDS, MIN_STARTERS
 from dagster_project.resources import WarehouseResource
-from dagster_project.starters import EVIDENCE_FREE_KINDS, MIN_STARTERS
 from warehouse.profile_store import ProfileStore
 
 FUTURE_TOLERANCE: Final = timedelta(minutes=5)

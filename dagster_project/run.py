@@ -18,16 +18,16 @@ import jinja2
 
 from dagster_project.assets import profile_assets, statements
 from dagster_project.checks import profile_checks
-from dagster_project.people import ADULT, CLASSMATE, STUDENT, first_token, render_people
-from dagster_project.profile_logic import (
+from dagster_project.profiles.logic import (
     DEMONSTRATED,
     NOT_STARTED,
     PRACTISING,
     StudentProfile,
     profile_from_json,
 )
+from dagster_project.profiles.people import ADULT, CLASSMATE, STUDENT, first_token, render_people
+from dagster_project.profiles.starters import Starter
 from dagster_project.resources import ProfileResource, WarehouseResource, warehouse_settings
-from dagster_project.starters import Starter
 from warehouse.client import Warehouse
 from warehouse.profile_store import ProfileStore
 

@@ -25,8 +25,8 @@ import pytest
 
 from dagster_project.automation import new_statements_sensor
 from dagster_project.checks import no_future_timestamps
-from dagster_project.people import ADULT, CLASSMATE, render_people
-from dagster_project.profile_logic import profile_from_json
+from dagster_project.profiles.logic import profile_from_json
+from dagster_project.profiles.people import ADULT, CLASSMATE, render_people
 from dagster_project.resources import WarehouseResource
 from dagster_project.run import card_for, materialize_all, write_card_html
 from pipelines.stack import ENV_PREFIXES

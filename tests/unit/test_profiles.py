@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from dagster_project import profile_logic as pl
-from dagster_project.people import first_token, name_token, render_people
-from dagster_project.profile_logic import (
+from dagster_project.profiles import logic as pl
+from dagster_project.profiles.logic import (
     ActivityFact,
     ClassContext,
     ProfileParams,
@@ -29,8 +28,9 @@ from dagster_project.profile_logic import (
     profile_from_json,
     profile_to_json,
 )
+from dagster_project.profiles.people import first_token, name_token, render_people
+from dagster_project.profiles.starters import MAX_STARTERS, MIN_STARTERS, build_starters
 from dagster_project.roster import RosterError, person_keys, read_roster
-from dagster_project.starters import MAX_STARTERS, MIN_STARTERS, build_starters
 from schemas.vocab import ActivityTypes, Verbs
 
 if TYPE_CHECKING:

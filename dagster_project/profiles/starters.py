@@ -1,6 +1,6 @@
 """Conversation starters: 3-5 short, specific, kind prompts per student, each with evidence.
 
-Pure and deterministic: a :class:`~dagster_project.profile_logic.StudentProfile` in, ranked
+Pure and deterministic: a :class:`~dagster_project.profiles.logic.StudentProfile` in, ranked
 :class:`Starter` s out. Every template says what happened and suggests what to ask; none
 labels the student. Each template has a fixed priority; candidates are ranked by
 (priority desc, kind, text), at most one per kind, at most five. The "no adult check-in" prompt
@@ -10,7 +10,7 @@ with evidence); only a student with no activity at all gets evidence-free prompt
 (kind ``no_activity``).
 
 No names: peers and adults appear as ``{{first:<sourcedId>}}`` / ``{{name:<sourcedId>}}``
-tokens; :func:`render_people` (from :mod:`dagster_project.people`) renders them when read.
+tokens; :func:`render_people` (from :mod:`dagster_project.profiles.people`) renders them when read.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from dagster_project.people import first_token, render_people
-from dagster_project.profile_logic import (
+from dagster_project.profiles.logic import (
     DEMONSTRATED,
     PRACTISING,
     CompetencyState,
     Interest,
     StudentProfile,
 )
+from dagster_project.profiles.people import first_token, render_people
 
 MIN_STARTERS: Final = 3
 MAX_STARTERS: Final = 5

@@ -20,7 +20,7 @@ from typing import Final, TypeVar
 
 from pydantic import TypeAdapter
 
-from dagster_project.people import name_token
+from dagster_project.profiles.people import name_token
 from schemas.vocab import Verbs
 
 # -- rules, in one place ----------------------------------------------------------------------
@@ -334,7 +334,9 @@ class Voice:
 @dataclass(frozen=True)
 class Peer:
     person_id: str
-    name: str  # a {{name:<sourcedId>}} token (dagster_project.people), never the name itself
+    name: (
+        str  # a {{name:<sourcedId>}} token (dagster_project.profiles.people), never the name itself
+    )
     together: int
 
 
@@ -413,7 +415,7 @@ class StudentProfile:
     """The whole card for one student, every item with its evidence.
 
     No names: people appear as roster-id tokens (``display_name`` is ``{{name:<person_id>}}``),
-    rendered by :func:`dagster_project.people.render_people` at read time.
+    rendered by :func:`dagster_project.profiles.people.render_people` at read time.
     """
 
     person_id: str
