@@ -21,12 +21,6 @@ from warehouse.client import Warehouse, chdb_path
 from warehouse.settings import WarehouseSettings
 
 
-def warehouse_settings(url: str | None = None, database: str | None = None) -> WarehouseSettings:
-    """``WarehouseSettings`` (env and defaults) with the given values, where set, on top."""
-    overrides = {k: v for k, v in (("url", url), ("database", database)) if v}
-    return WarehouseSettings().model_copy(update=overrides)
-
-
 def _plain(value: str | None) -> str | None:
     """A field's value; outside a run an ``EnvVar`` field is still the variable's name."""
     return value.get_value() if isinstance(value, dg.EnvVar) else value
@@ -48,7 +42,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def settings(self) -> WarehouseSettings:
         """Warehouse settings: the fields set here over ``CLICKHOUSE_*`` and the defaults."""
-        return warehouse_settings(_plain(self.url), _plain(self.database))
+        return WarehouseSettings.with_overrides(_plain(self.url), _plain(self.database))
 
     @property
     def embedded(self) -> bool:

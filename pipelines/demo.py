@@ -234,7 +234,8 @@ def run_demo(data_dir: Path, seed: int = 7) -> int:
     os.environ["PROFILE_ROSTER_DIR"] = str(roster_dir)
     import dagster as dg
 
-    from dagster_project.run import card_for, materialize_all, write_card_html
+    from dagster_project.run import materialize_all
+    from pipelines.teacher.card import card_for, write_card_html
 
     # A persistent instance, so `make dagster-ui` shows this run and its materialisations.
     dagster_home = data_dir / "dagster_home"

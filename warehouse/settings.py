@@ -31,6 +31,14 @@ class WarehouseSettings(BaseSettings):
     # A ClickHouse cluster name turns on Replicated/Distributed DDL in migrations (production).
     cluster: str = ""
 
+    @classmethod
+    def with_overrides(
+        cls, url: str | None = None, database: str | None = None
+    ) -> WarehouseSettings:
+        """The env's settings with ``url`` / ``database`` on top where they are given."""
+        overrides = {k: v for k, v in (("url", url), ("database", database)) if v}
+        return cls().model_copy(update=overrides)
+
 
 class LrsStoreSettings(BaseSettings):
     """The LRS's transactional store: documents (State, Activity/Agent Profile) and clients

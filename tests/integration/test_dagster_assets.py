@@ -28,8 +28,9 @@ from dagster_project.checks import no_future_timestamps
 from dagster_project.profiles.logic import profile_from_json
 from dagster_project.profiles.people import ADULT, CLASSMATE, render_people
 from dagster_project.resources import WarehouseResource
-from dagster_project.run import card_for, materialize_all, write_card_html
+from dagster_project.run import materialize_all
 from pipelines.stack import ENV_PREFIXES
+from pipelines.teacher.card import card_for, write_card_html
 from schemas.pseudonym import actor_key, pseudonymise
 from schemas.vocab import ActivityTypes, Extensions, Verbs
 from stream.settings import PrivacySettings

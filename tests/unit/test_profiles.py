@@ -34,7 +34,7 @@ from dagster_project.roster import RosterError, person_keys, read_roster
 from schemas.vocab import ActivityTypes, Verbs
 
 if TYPE_CHECKING:
-    from dagster_project.run import Card
+    from pipelines.teacher.card import Card
 
 AS_OF = datetime(2026, 11, 1, 20, 0, tzinfo=UTC)  # a Sunday evening
 ADL = "http://adlnet.gov/expapi/verbs/"
@@ -637,7 +637,7 @@ def test_profiles_store_no_names_only_roster_tokens() -> None:
 
 
 def test_profiles_render_card_names_an_erased_adult_neutrally() -> None:
-    from dagster_project.run import render_card
+    from pipelines.teacher.card import render_card
 
     p = profile(_rich_facts())
     erased = {k: v for k, v in NAMES.items() if k != "usr-t1"}
@@ -648,7 +648,7 @@ def test_profiles_render_card_names_an_erased_adult_neutrally() -> None:
 
 
 def test_profiles_render_card_shows_starters_and_every_dimension() -> None:
-    from dagster_project.run import render_card
+    from pipelines.teacher.card import render_card
 
     p = profile(_rich_facts())
     text = render_card(p, build_starters(p), {"cls-ma": "Year 8 Maths"}, names=NAMES)
@@ -695,7 +695,7 @@ def _rows_for(facts: list[ActivityFact]) -> list[dict]:
 
 
 def test_profiles_evidence_line_says_when_what_where_and_how_it_went() -> None:
-    from dagster_project.run import evidence_from_rows, evidence_line
+    from pipelines.teacher.card import evidence_from_rows, evidence_line
 
     when = datetime(2026, 10, 8, 16, 40, 12, tzinfo=UTC)
     rows = [
@@ -751,7 +751,7 @@ def test_profiles_evidence_line_says_when_what_where_and_how_it_went() -> None:
 
 
 def test_profiles_evidence_block_shows_three_activities_then_how_many_more() -> None:
-    from dagster_project.run import evidence_block, evidence_from_rows
+    from pipelines.teacher.card import evidence_block, evidence_from_rows
 
     base = datetime(2026, 10, 20, 18, 0, tzinfo=UTC)
     rows = [
@@ -790,7 +790,7 @@ def test_profiles_evidence_rows_helpers_in_the_store() -> None:
 
 
 def test_profiles_render_card_lists_what_the_evidence_is_compactly() -> None:
-    from dagster_project.run import evidence_from_rows, render_card
+    from pipelines.teacher.card import evidence_from_rows, render_card
 
     facts = _rich_facts()
     p = profile(facts)
@@ -813,7 +813,7 @@ def test_profiles_render_card_lists_what_the_evidence_is_compactly() -> None:
 
 
 def _html_card(**overrides: object) -> tuple[str, Card]:
-    from dagster_project.run import Card, evidence_from_rows, render_card, render_card_html
+    from pipelines.teacher.card import Card, evidence_from_rows, render_card, render_card_html
 
     facts = _rich_facts()
     p = profile(facts)
@@ -834,7 +834,7 @@ def _html_card(**overrides: object) -> tuple[str, Card]:
 
 
 def test_profiles_card_html_lists_every_statement_behind_every_line(tmp_path: Path) -> None:
-    from dagster_project.run import profile_lines, write_card_html
+    from pipelines.teacher.card import profile_lines, write_card_html
 
     page, card = _html_card()
     assert page.startswith("<!doctype html>") and '<html lang="en">' in page
