@@ -6,10 +6,12 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# The data folder of `make up` / `down` / `status` (DATA=.data/demo: the demo's school).
+DATA   ?= .data
 
 .DEFAULT_GOAL := help
 .PHONY: help install kafka-jars demo test test-unit test-integration lint format up down status \
-        migrate dagster-ui clean bench
+        migrate dagster-ui clean bench test-browser chromium
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -28,8 +30,14 @@ kafka-jars: $(STAMP) ## fetch the Kafka broker jars with Maven (once, cached in 
 demo: install kafka-jars ## the main job end to end: broker, worker, API, simulated school, Dagster, a conversation card
 	$(PY) -m pipelines demo
 
-test: install kafka-jars lint ## lint, type-check and run every test (unit + integration on the real broker and chDB)
+test: install kafka-jars chromium lint ## lint, type-check and run every test (unit + integration on the real broker and chDB)
 	$(PY) -m pytest -q
+
+test-browser: install kafka-jars chromium ## only the browser tests of the teacher app (Debian's chromium, headless); screenshots in .data/screenshots/
+	$(PY) -m pytest -m browser tests/integration/test_teacher_browser.py
+
+chromium: ## install Debian's chromium for the browser tests (once; apt-get, no downloaded browser)
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 test-unit: install ## only the fast unit tests
 	$(PY) -m pytest -q -m "not integration"
@@ -49,14 +57,14 @@ format: install ## apply ruff's formatting and fixes
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-up: install kafka-jars ## start broker + worker + LRS API in the background (xAPI at http://127.0.0.1:8080/xAPI/)
-	$(PY) -m pipelines up --detach
+up: install kafka-jars ## start broker + worker + LRS API + teacher app in the background (xAPI at http://127.0.0.1:8080/xAPI/, app at http://127.0.0.1:8081/; DATA=.data/demo serves the demo's school)
+	$(PY) -m pipelines up --detach --data-dir $(DATA)
 
 down: ## stop what `make up` started
-	@if [ -x $(PY) ]; then $(PY) -m pipelines down; else echo "nothing to stop"; fi
+	@if [ -x $(PY) ]; then $(PY) -m pipelines down --data-dir $(DATA); else echo "nothing to stop"; fi
 
 status: ## show what `make up` started
-	$(PY) -m pipelines status
+	$(PY) -m pipelines status --data-dir $(DATA)
 
 migrate: install ## apply warehouse migrations (CLICKHOUSE_URL, default embedded chDB in .data/chdb)
 	$(PY) -m pipelines migrate --no-topics

@@ -103,27 +103,34 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     Warehouse().migrate()
     from stream.app import app
 
-    server: Any = None
-    api: threading.Thread | None = None
+    # Servers beside the worker, each in its thread (uvicorn's, with its own event loop).
+    servers: list[tuple[Any, str]] = []
     if getattr(args, "with_api", False):
-        server = _api_server()
-        api = threading.Thread(target=_serve_or_exit, args=(server,), name="lrs-api", daemon=True)
-        api.start()
+        servers.append((_api_server(), "lrs-api"))
+    if getattr(args, "with_app", False):
+        from pipelines.teacher.app import serve
+
+        servers.append((serve(), "teacher-app"))
+    threads: list[tuple[Any, threading.Thread]] = []
+    for server, name in servers:
+        thread = threading.Thread(target=_serve_or_exit, args=(server,), name=name, daemon=True)
+        thread.start()
+        threads.append((server, thread))
     _server_gc()
     sys.argv = [sys.argv[0], "worker", "--without-web", "--loglevel", "info"]
     try:
         app.main()
     finally:
-        if api is not None:
+        for server, thread in threads:
             server.should_exit = True  # let requests in flight finish, briefly
-            api.join(timeout=5)
+            thread.join(timeout=5)
     return 0
 
 
 def _serve_or_exit(server: Any) -> None:
-    """Run the LRS API beside the worker (``worker --with-api``), and take the process down if
-    the API stops on its own, so that the supervisor restarts both instead of leaving a worker
-    without its front door.
+    """Run the LRS API (or the teacher app) beside the worker (``worker --with-api
+    --with-app``), and take the process down if it stops on its own, so that the supervisor
+    restarts all of them instead of leaving a worker without its front door.
 
     Why one process: the embedded warehouse (chDB) serves one process at a time, and an API in
     its own process took turns with the worker for every POST that names ids (the edge's
@@ -133,7 +140,8 @@ def _serve_or_exit(server: Any) -> None:
     """
     server.run()
     if not server.should_exit:
-        log_exit = f"the LRS API stopped on its own (started={server.started}): exiting"
+        name = threading.current_thread().name
+        log_exit = f"the {name} server stopped on its own (started={server.started}): exiting"
         print(log_exit, file=sys.stderr, flush=True)
         os._exit(EXIT_API_STOPPED)
 
@@ -185,6 +193,8 @@ def _cmd_up(args: argparse.Namespace) -> int:
                     str(args.workers),
                     "--api-port",
                     str(args.api_port),
+                    "--app-port",
+                    str(args.app_port),
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -202,7 +212,9 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
     from pipelines.stack import Stack
 
-    stack = Stack(Path(args.data_dir), workers=args.workers, api_port=args.api_port)
+    stack = Stack(
+        Path(args.data_dir), workers=args.workers, api_port=args.api_port, app_port=args.app_port
+    )
     stopping = False
 
     def _stop(*_: object) -> None:
@@ -222,6 +234,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
     ready.write_text(
         f"xAPI endpoint: {stack.api_url}/xAPI/  (Basic auth: LRS_CLIENT_KEY / LRS_CLIENT_SECRET,"
         f" default demo-tool / demo-secret)\n"
+        f"teacher app: {stack.app_url}/  (accounts: python -m pipelines app passwd <username>)\n"
         f"Kafka: {stack.broker.bootstrap_servers}\nwarehouse: {stack.warehouse_url}\n"
         f"logs: {stack.data_dir / 'logs'}\n"
     )
@@ -290,6 +303,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="serve the LRS API from this process too (the embedded stack: one chDB engine)",
     )
+    worker.add_argument(
+        "--with-app",
+        action="store_true",
+        help="serve the teacher app from this process too (the embedded stack)",
+    )
     worker.set_defaults(func=_cmd_worker)
     migrate = sub.add_parser("migrate", help="apply warehouse migrations and declare topics")
     migrate.add_argument("--no-topics", action="store_true", help="skip the Kafka topics")
@@ -299,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     up.add_argument("--workers", type=int, default=1)
     up.add_argument("--api-port", type=int, default=int(os.environ.get("LRS_PORT", "8080")))
+    up.add_argument("--app-port", type=int, default=int(os.environ.get("TEACHER_PORT", "8081")))
     up.set_defaults(func=_cmd_up)
     for name, func, text in (
         ("down", _cmd_down, "stop the background stack"),
@@ -316,9 +335,11 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--out", type=Path, default=DEFAULT_DATA / "sim")
     sim.set_defaults(func=_cmd_simulate)
     from pipelines import clients, producers
+    from pipelines.teacher import cli as teacher_cli
 
     clients.register(sub)
     producers.register(sub)
+    teacher_cli.register(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -34,9 +34,11 @@ from pipelines.stack import Stack, free_port
 from schemas.errors import summarise
 from stream.settings import KafkaSettings
 from warehouse.client import Warehouse
-from warehouse.settings import WarehouseSettings
+from warehouse.settings import LrsStoreSettings, WarehouseSettings
 
 console = Console(highlight=False, soft_wrap=True)
+DEMO_PASSWORD = "demo-password"
+"""The demo's teacher and student sign in to the teacher app with this (printed at the end)."""
 plain = Console(highlight=False, soft_wrap=True, markup=False)
 HTTP_BATCH = 100
 HTTP_CONCURRENCY = 6
@@ -167,6 +169,11 @@ def run_demo(data_dir: Path, seed: int = 7) -> int:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     data_dir = data_dir.resolve()
     marker = data_dir / ".lrp-demo"
+    if _stack_running(data_dir):
+        console.print(
+            f"[red]a stack is serving {data_dir}: stop it first (make down DATA={data_dir})[/]"
+        )
+        return 2
     if data_dir.exists() and any(data_dir.iterdir()):
         earlier_demo = (data_dir / "roster").is_dir() and (data_dir / "chdb").exists()
         if not (marker.exists() or earlier_demo):
@@ -235,6 +242,7 @@ def run_demo(data_dir: Path, seed: int = 7) -> int:
     import dagster as dg
 
     from dagster_project.run import materialize_all
+    from pipelines.teacher.app import set_password
     from pipelines.teacher.card import card_for, write_card_html
 
     # A persistent instance, so `make dagster-ui` shows this run and its materialisations.
@@ -258,14 +266,33 @@ def run_demo(data_dir: Path, seed: int = 7) -> int:
     console.rule(f"conversation card: {student.name}")
     plain.print(card.text)
     page = write_card_html(card, data_dir / "card.html")
+    teacher = school.primary_teacher(school.classes_of(student.sourced_id)[0].sourced_id)
+    store = LrsStoreSettings(url=f"sqlite:///{data_dir / 'lrs.sqlite3'}")
+    for user in (teacher, student):
+        set_password(user.username, DEMO_PASSWORD, store=store)
     console.rule()
     console.print(f"open the card: file://{page}")
+    console.print(
+        "open the teacher app on this school: [bold]make up DATA=.data/demo[/] → "
+        f"http://127.0.0.1:8081/ and sign in as the teacher [bold]{teacher.username}[/] "
+        f"({teacher.name}) or the student [bold]{student.username}[/], password "
+        f"[bold]{DEMO_PASSWORD}[/] (make down DATA=.data/demo stops it)"
+    )
     console.print("explore the assets and their lineage: make dagster-ui → http://127.0.0.1:3000")
     console.print(f"total {time.monotonic() - started:.1f}s")
 
     balanced = ledger.stored + ledger.dead_lettered == ledger.accepted
     print(ledger.line())
     return 0 if balanced and ledger.sent == ledger.accepted + ledger.rejected else 1
+
+
+def _stack_running(data_dir: Path) -> bool:
+    """``make up DATA=<this folder>`` is serving it (a stale pidfile after a crash is not)."""
+    try:
+        os.kill(int((data_dir / "stack.pid").read_text()), 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def _showcase_student(school: simulator.School) -> simulator.User:

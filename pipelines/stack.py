@@ -10,7 +10,9 @@ with backoff: Kafka redelivers the unacknowledged batch and the idempotent write
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -37,6 +39,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 # Every settings prefix of the project; a child of an isolated pipeline inherits none of them
 # from the caller's shell, only what it is given.
+APP_CLIENT_KEY = "teacher-app"
+"""The teacher app's LRS client: check-ins and student voice enter as the ``checkin`` tool."""
+
 ENV_PREFIXES = (
     "CLICKHOUSE_",
     "KAFKA_",
@@ -47,6 +52,7 @@ ENV_PREFIXES = (
     "LRSDB_",
     "BLOB_",
     "PROFILE_",
+    "TEACHER_",
 )
 
 
@@ -213,6 +219,9 @@ class Stack:
     api_port: int = 8080
     workers: int = 1
     with_api: bool = True
+    # The teacher and student web app (pipelines/teacher), beside the API.
+    app_port: int = 8081
+    with_app: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
     # Direct producers to register before the worker starts (it reads the direct topics that
     # exist when it starts); their principals land in ``tools``.
@@ -229,6 +238,52 @@ class Stack:
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def serves_app(self) -> bool:
+        """The teacher app runs beside the LRS API (it writes through it)."""
+        return self.with_app and self.with_api
+
+    @property
+    def app_url(self) -> str:
+        return f"http://127.0.0.1:{self.app_port}"
+
+    def app_secrets(self) -> dict[str, str]:
+        """The teacher app's session key and its LRS client secret: made once per data folder
+        (0600), so sessions and the app's client survive a restart of the stack."""
+        path = self.data_dir / "teacher-app.json"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            made = {
+                "session_key": secrets.token_urlsafe(32),
+                "lrs_secret": secrets.token_urlsafe(24),
+            }
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump(made, fh)
+        loaded: dict[str, str] = json.loads(path.read_text())
+        return loaded
+
+    def _app_env(self, env: dict[str, str]) -> None:
+        """The app's settings, and its LRS client (tool ``checkin``, write only) added to the
+        LRS's configured clients."""
+        made = self.app_secrets()
+        clients = json.loads(env.get("LRS_CLIENTS") or "[]")
+        if not any(c.get("key") == APP_CLIENT_KEY for c in clients):
+            clients.append(
+                {
+                    "key": APP_CLIENT_KEY,
+                    "secret": made["lrs_secret"],
+                    "tool": "checkin",
+                    "scopes": ["statements/write"],
+                }
+            )
+        env["LRS_CLIENTS"] = json.dumps(clients)
+        env.setdefault("TEACHER_PORT", str(self.app_port))
+        env.setdefault("TEACHER_LRS_URL", f"{self.api_url}/xAPI")
+        env.setdefault("TEACHER_LRS_KEY", APP_CLIENT_KEY)
+        env.setdefault("TEACHER_LRS_SECRET", made["lrs_secret"])
+        env.setdefault("TEACHER_SECRET_KEY", made["session_key"])
 
     def env(self) -> dict[str, str]:
         """The environment every child runs with: where the broker and warehouse are."""
@@ -249,6 +304,8 @@ class Stack:
             }
         )
         env.update(self.extra_env)
+        if self.serves_app:
+            self._app_env(env)
         return env
 
     def kafka(self, role: str = ADMIN) -> KafkaSettings:
@@ -305,6 +362,8 @@ class Stack:
             )
             if n == 0 and api_in_worker:
                 argv.append("--with-api")
+                if self.serves_app:
+                    argv.append("--with-app")
                 worker_env["LRS_KAFKA_USERNAME"] = lrs.username
                 worker_env["LRS_KAFKA_PASSWORD"] = lrs.password.get_secret_value()
             worker = ManagedProcess(f"worker-{n}", argv, worker_env, logs / f"worker-{n}.log")
@@ -312,6 +371,8 @@ class Stack:
             self.processes.append(worker)
         if api_in_worker:
             wait_http(f"{self.api_url}/healthz", timeout=90)
+            if self.serves_app:
+                wait_http(f"{self.app_url}/healthz", timeout=30)
         elif self.with_api:
             api = ManagedProcess(
                 "api",
@@ -322,6 +383,16 @@ class Stack:
             api.start()
             self.processes.append(api)
             wait_http(f"{self.api_url}/healthz", timeout=60)
+        if self.serves_app and not api_in_worker:
+            app = ManagedProcess(
+                "app",
+                [sys.executable, "-m", "pipelines", "app", "serve"],
+                self.env(),
+                logs / "app.log",
+            )
+            app.start()
+            self.processes.append(app)
+            wait_http(f"{self.app_url}/healthz", timeout=60)
         return self
 
     def stop(self) -> None:

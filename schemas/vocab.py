@@ -53,6 +53,15 @@ class Verbs:
     the adult, ``result.response`` = the kind of conversation (e.g. "goal-setting"), never notes.
     """
 
+    # Student voice from the teacher app (pipelines/teacher): the profile's voice dimension
+    # counts a verb by its IRI's last segment (``set-goal``, ``shared``, ``reflected``).
+    SET_GOAL: Final = _LRP + "verbs/set-goal"
+    """A student set themselves a goal; ``result.response`` is the goal in their words."""
+    SHARED_INTEREST: Final = _LRP + "verbs/shared"
+    """A student said what they are interested in (``result.response``; the topic extension)."""
+    REFLECTED: Final = _LRP + "verbs/reflected"
+    """A student wrote a note or answered a reflection question (``result.response``)."""
+
 
 class ActivityTypes:
     """Activity-type IRIs (``object.definition.type``)."""

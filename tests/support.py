@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import subprocess
 import sys
 import time
@@ -281,3 +282,20 @@ def accepted_corpus_statements() -> Iterator[tuple[str, Any]]:
             continue
         for statement in statements:
             yield path.name, statement
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """One ``python -m pipelines demo`` run, as a user starts it (shared by the demo's test and
+    the teacher app's tests, which then serve this school)."""
+
+    data_dir: Path
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def sign_in_names(self) -> tuple[str, str]:
+        """(teacher username, student username) the demo printed for the teacher app."""
+        m = re.search(r"sign in as the teacher (\S+) .* or the student (\S+),", self.stdout)
+        assert m, self.stdout[-2000:]
+        return m.group(1), m.group(2)

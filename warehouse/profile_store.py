@@ -137,6 +137,67 @@ class ProfileStore:
         )
         return {r[0]: (r[1], r[2]) if r[1] or r[2] else (r[3], "") for r in rows}
 
+    # -- who may read what: the teacher app's access is decided from these rows -------------------
+    def roster_user(self, *, username: str = "", person_id: str = "") -> dict[str, Any] | None:
+        """One roster user by username or sourcedId (``sourced_id``, ``role``, ``username``,
+        names, ``email``, ``enabled``), or None."""
+        rows = self.wh.query_dicts(
+            "SELECT sourced_id, role, username, given_name, family_name, email, enabled "
+            "FROM $db.roster_users FINAL WHERE (username = {u:String} AND {u:String} != '') "
+            "OR (sourced_id = {p:String} AND {p:String} != '') ORDER BY sourced_id LIMIT 1",
+            {"u": username, "p": person_id},
+        )
+        return rows[0] if rows else None
+
+    def enrollments_of(self, person_id: str) -> list[tuple[str, str]]:
+        """(class_id, role) of every enrollment of one person."""
+        return [
+            (str(c), str(r))
+            for c, r in self.wh.query(
+                "SELECT class_id, role FROM $db.roster_enrollments FINAL "
+                "WHERE user_id = {p:String} ORDER BY class_id",
+                {"p": person_id},
+            )
+        ]
+
+    def class_members(self, class_ids: Sequence[str]) -> list[tuple[str, str, str]]:
+        """(class_id, user_id, role) of everyone enrolled in these classes."""
+        if not class_ids:
+            return []
+        return [
+            (str(c), str(u), str(r))
+            for c, u, r in self.wh.query(
+                "SELECT class_id, user_id, role FROM $db.roster_enrollments FINAL "
+                "WHERE class_id IN {c:Array(String)} ORDER BY class_id, user_id",
+                {"c": list(class_ids)},
+            )
+        ]
+
+    def profiles_of(self, person_ids: Sequence[str]) -> dict[str, str]:
+        """person_id -> profile_json for these students (absent: no profile built)."""
+        if not person_ids:
+            return {}
+        return dict(
+            self.wh.query(
+                "SELECT person_id, profile_json FROM $db.student_profiles FINAL "
+                "WHERE person_id IN {p:Array(String)}",
+                {"p": list(person_ids)},
+            )
+        )
+
+    def checkin_pairs(self, person_ids: Sequence[str]) -> set[tuple[str, str]]:
+        """(adult, student) pairs with at least one logged check-in, for "who I have not talked
+        to" (the profile keeps only the latest adult)."""
+        if not person_ids:
+            return set()
+        rows = self.wh.query(
+            "SELECT DISTINCT counterpart_id, person_id FROM $db.student_activity "
+            "WHERE involvement = 'object' AND verb_id = {v:String} AND counterpart_id != '' "
+            "AND person_id IN {p:Array(String)}",
+            {"v": Verbs.CHECKED_IN, "p": list(person_ids)},
+        )
+        return {(str(a), str(s)) for a, s in rows}
+
     def class_names(self) -> dict[str, str]:
         return dict(self.wh.query("SELECT sourced_id, title FROM $db.roster_classes FINAL"))
 

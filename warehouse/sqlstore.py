@@ -59,7 +59,7 @@ def _create(settings: LrsStoreSettings) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     # Import the modules that define tables so create_all sees them.
-    from warehouse import client_store, document_store  # noqa: F401 (they register tables)
+    from warehouse import app_store, client_store, document_store  # noqa: F401 (tables)
 
     METADATA.create_all(engine)
     return engine

@@ -7,9 +7,9 @@ in derived tables. No Dagster import: the app reads what the Dagster assets buil
 """
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -412,35 +412,42 @@ def card_evidence_ids(profile: StudentProfile, starters: Sequence[Starter]) -> l
     return list(dict.fromkeys(ids))
 
 
-def card_for(
-    person_id: str, warehouse_url: str | None = None, *, database: str | None = None
+def load_card(
+    store: ProfileStore,
+    person_id: str,
+    visible: Callable[[Mapping[str, tuple[str, str]]], Mapping[str, tuple[str, str]]] | None = None,
 ) -> Card:
-    """The card of one student from the built tables (``str(card)`` / ``card.text``).
+    """The card of one student, read inside an open warehouse session.
+
+    Args:
+        store: the profile tables of an open session.
+        person_id: the student.
+        visible: narrows the roster names the reader may see (the app passes the viewer's);
+            everyone else reads as "a classmate" or "an adult".
 
     Raises:
         KeyError: when the student has no profile (unknown id, or profiles not built yet).
     """
-    with Warehouse(WarehouseSettings.with_overrides(warehouse_url, database)).session() as wh:
-        store = ProfileStore(wh)
-        text = store.profile_json(person_id).get(person_id)
-        if text is None:
-            raise KeyError(f"no profile for {person_id}")
-        rows = store.starters(person_id)
-        class_names = store.class_names()
-        names = store.people_names()
-        starters = tuple(
-            Starter(
-                person_id=r["person_id"],
-                rank=int(r["rank"]),
-                kind=r["kind"],
-                dimension=r["dimension"],
-                text=r["text"],
-                evidence_ids=tuple(r["evidence_ids"]),
-            )
-            for r in rows
+    text = store.profile_json(person_id).get(person_id)
+    if text is None:
+        raise KeyError(f"no profile for {person_id}")
+    starters = tuple(
+        Starter(
+            person_id=r["person_id"],
+            rank=int(r["rank"]),
+            kind=r["kind"],
+            dimension=r["dimension"],
+            text=r["text"],
+            evidence_ids=tuple(r["evidence_ids"]),
         )
-        profile = profile_from_json(text)
-        evidence = evidence_from_rows(store.evidence_rows(card_evidence_ids(profile, starters)))
+        for r in store.starters(person_id)
+    )
+    names: Mapping[str, tuple[str, str]] = store.people_names()
+    if visible is not None:
+        names = visible(names)
+    profile = profile_from_json(text)
+    evidence = evidence_from_rows(store.evidence_rows(card_evidence_ids(profile, starters)))
+    class_names = store.class_names()
     return Card(
         person_id=person_id,
         text=render_card(profile, starters, class_names, evidence, names),
@@ -452,12 +459,24 @@ def card_for(
     )
 
 
+def card_for(
+    person_id: str, warehouse_url: str | None = None, *, database: str | None = None
+) -> Card:
+    """The card of one student from the built tables (``str(card)`` / ``card.text``).
+
+    Raises:
+        KeyError: when the student has no profile (unknown id, or profiles not built yet).
+    """
+    with Warehouse(WarehouseSettings.with_overrides(warehouse_url, database)).session() as wh:
+        return load_card(ProfileStore(wh), person_id)
+
+
 # -- the HTML page ---------------------------------------------------------------------------------
 TEMPLATES = Path(__file__).parent / "templates"
 
 
 @functools.cache
-def _jinja() -> jinja2.Environment:
+def jinja() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,  # every value is data from tools and rosters: escape all of it
@@ -468,14 +487,15 @@ def _jinja() -> jinja2.Environment:
 
 
 def _evidence_rows_view(
-    ids: Sequence[str], evidence: Mapping[str, Evidence], person_id: str
+    ids: Sequence[str], evidence: Mapping[str, Evidence], person_id: str, tz: tzinfo = UTC
 ) -> list[dict[str, str]]:
-    """Every statement behind an item, newest first, as the page's table rows."""
+    """Every statement behind an item, newest first, as the page's table rows (times in
+    ``tz``, the school's zone)."""
     rows = [
         {
             "id": ev.statement_id,
             "iso": f"{ev.timestamp:%Y-%m-%dT%H:%MZ}" if ev.timestamp else "",
-            "when": _when(ev),
+            "when": f"{ev.timestamp.astimezone(tz):%a %d %b %H:%M}" if ev.timestamp else "",
             "what": _what(ev, person_id, limit=80),
             "tool": ev.tool,
             "result": evidence_outcome(ev, duration=True, limit=80),
@@ -501,17 +521,18 @@ def _examples(
     ]
 
 
-def render_card_html(card: Card) -> str:
-    """The card as a self-contained page (Jinja2, autoescaped): starters, then the profile,
-    every item with a ``<details>`` listing the statements behind it."""
+def card_context(card: Card, tz: tzinfo = UTC) -> dict[str, Any]:
+    """What the card templates show: starters, then the profile's dimensions, each item with
+    every statement behind it (times in ``tz``, the school's zone)."""
     p = card.profile
     pid = p.person_id
     starters = [
         {
             "rank": s.rank,
+            "kind": s.kind,
             "text": render_people(s.text, card.names, _fallback(s.dimension)),
             "dimension": DIMENSION_TITLES.get(s.dimension, s.dimension.replace("_", " ")),
-            "evidence": _evidence_rows_view(s.evidence_ids, card.evidence, pid),
+            "evidence": _evidence_rows_view(s.evidence_ids, card.evidence, pid, tz),
             "examples": _examples(s.evidence_ids, card.evidence, pid, 3),
         }
         for s in card.starters
@@ -520,26 +541,30 @@ def render_card_html(card: Card) -> str:
         {
             "title": d.title,
             "text": render_people(d.text, card.names, _fallback(d.title)),
-            "evidence": _evidence_rows_view(d.evidence_ids, card.evidence, pid),
+            "evidence": _evidence_rows_view(d.evidence_ids, card.evidence, pid, tz),
             "examples": _examples(d.evidence_ids, card.evidence, pid, 2),
         }
         for d in profile_lines(p)
     ]
-    return (
-        _jinja()
-        .get_template("card.html.j2")
-        .render(
-            name=render_people(p.display_name, card.names, STUDENT),
-            first_name=render_people(first_token(pid), card.names, STUDENT),
-            person_id=pid,
-            classes=_classes(p, card.class_names),
-            as_of_iso=f"{p.as_of:%Y-%m-%dT%H:%MZ}",
-            as_of_label=f"{p.as_of:%a %d %b %Y, %H:%M}",
-            since_label=f"{p.since:%d %b}",
-            starters=starters,
-            dimensions=dimensions,
-        )
-    )
+    zone = getattr(tz, "key", None) or str(tz)
+    return {
+        "name": render_people(p.display_name, card.names, STUDENT),
+        "first_name": render_people(first_token(pid), card.names, STUDENT),
+        "person_id": pid,
+        "classes": _classes(p, card.class_names),
+        "as_of_iso": f"{p.as_of:%Y-%m-%dT%H:%MZ}",
+        "as_of_label": f"{p.as_of.astimezone(tz):%a %d %b %Y, %H:%M}",
+        "since_label": f"{p.since.astimezone(tz):%d %b}",
+        "zone": zone,
+        "starters": starters,
+        "dimensions": dimensions,
+    }
+
+
+def render_card_html(card: Card, tz: tzinfo = UTC) -> str:
+    """The card as a self-contained page (Jinja2, autoescaped): starters, then the profile,
+    every item with a ``<details>`` listing the statements behind it."""
+    return jinja().get_template("card.html.j2").render(**card_context(card, tz))
 
 
 def write_card_html(card: Card, path: str | Path) -> Path:

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from support import PROJECT_ROOT, DemoRun
 from support_lrs import start_lrs
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    data_dir = tmp_path_factory.mktemp("demo-run") / "demo"
+    run = subprocess.run(
+        [sys.executable, "-m", "pipelines", "demo", "--data-dir", str(data_dir)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return DemoRun(data_dir, run.returncode, run.stdout, run.stderr)
 
 
 @pytest.fixture(scope="module")

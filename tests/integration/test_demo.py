@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from support import PROJECT_ROOT
+from support import DemoRun
 
 pytestmark = pytest.mark.integration
 
 
-def test_demo_runs_end_to_end_and_balances_its_ledger(tmp_path: Path) -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "pipelines", "demo", "--data-dir", str(tmp_path / "demo")],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+def test_demo_runs_end_to_end_and_balances_its_ledger(demo_run: DemoRun) -> None:
+    run = demo_run
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
     last = run.stdout.strip().splitlines()[-1]
     m = re.fullmatch(
@@ -37,5 +28,7 @@ def test_demo_runs_end_to_end_and_balances_its_ledger(tmp_path: Path) -> None:
     assert rejected == invalid_http
     assert rejected > 0 and dead > 0 and stored > 5000
     assert "conversation card" in run.stdout
-    page = tmp_path / "demo" / "card.html"
+    assert "http://127.0.0.1:8081/" in run.stdout  # the teacher app, and how to sign in
+    assert run.sign_in_names()
+    page = run.data_dir / "card.html"
     assert page.exists() and "evidence" in page.read_text().lower()

@@ -1,0 +1,539 @@
+"""The teacher and student web app: class pages, cards, check-ins and student voice.
+
+Server-rendered (FastAPI + Jinja2, autoescaped), no JavaScript: every page works with a
+keyboard and a screen reader, and at phone width. It reads what the Dagster assets built
+(profiles, starters, the roster) and the statements behind them; it writes only through the LRS
+(check-ins and student voice become statements, like any tool's) and into its own store
+(accounts, private notes, starter feedback: ``warehouse.app_store``).
+
+Access (``pipelines.teacher.access``): every route resolves the signed-in person's
+:class:`~pipelines.teacher.access.Viewer` from the roster and asks it first. The same rules hold
+for the JSON API under ``/api``, which the OpenAPI schema describes.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import structlog
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import Response
+
+from dagster_project.profiles.logic import profile_from_json
+from dagster_project.profiles.people import full_name
+from pipelines.teacher import auth
+from pipelines.teacher.access import Viewer, viewer_from_roster
+from pipelines.teacher.card import TEMPLATES, card_context, jinja, load_card
+from pipelines.teacher.settings import TeacherSettings
+from pipelines.teacher.statements import CHECKIN_TOPICS, checkin_statement, voice_statement
+from pipelines.teacher.triage import NEEDS, rank_class
+from warehouse.app_store import AppStore
+from warehouse.client import Warehouse
+from warehouse.profile_store import ProfileStore
+from warehouse.settings import LrsStoreSettings, WarehouseSettings
+from warehouse.sqlstore import store_engine
+
+log = structlog.get_logger(__name__)
+
+SECURITY_HEADERS: Mapping[str, str] = {
+    # Nothing but this origin's own stylesheet; no scripts at all; forms post only here.
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",  # children's data: never kept by a shared browser's cache
+}
+NOT_TALKED = "notalked"
+
+
+class NotSignedIn(Exception):
+    """No valid session (or the roster no longer knows the person)."""
+
+
+class Forbidden(Exception):
+    """Signed in, but this is not theirs to see."""
+
+
+@dataclass(frozen=True)
+class Me:
+    """The signed-in person: their access and their roster row."""
+
+    viewer: Viewer
+    person: Mapping[str, Any]
+
+    @property
+    def name(self) -> str:
+        return full_name(self.person["given_name"], self.person["family_name"]) or str(
+            self.person["username"]
+        )
+
+
+class LrsUnavailable(Exception):
+    """The LRS did not take the statement (down, or it refused it)."""
+
+
+def create_app(
+    settings: TeacherSettings | None = None,
+    warehouse: WarehouseSettings | None = None,
+    store: LrsStoreSettings | None = None,
+) -> FastAPI:
+    """The app over one warehouse and one transactional store (the LRS's)."""
+    settings = settings or TeacherSettings()
+    wh = Warehouse(warehouse or WarehouseSettings())
+    records = AppStore(store_engine(store or LrsStoreSettings()), settings.org)
+    tz: tzinfo = ZoneInfo(settings.timezone)
+    throttle = auth.Throttle(settings.signin_attempts, settings.signin_window_s)
+    env = jinja()
+    css = (TEMPLATES / "app.css").read_text(encoding="utf-8")
+
+    app = FastAPI(
+        title="Learning conversations: teacher and student app",
+        description="Class pages and student cards; the JSON API under /api has the same access "
+        "rules as the pages (teachers: their classes' students; students: themselves).",
+        docs_url=None,
+        redoc_url=None,
+    )
+    secret = settings.secret_key.get_secret_value() or secrets.token_urlsafe(32)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret,
+        session_cookie="lrp_session",
+        max_age=settings.session_max_age_s,
+        same_site="lax",
+        https_only=settings.cookie_secure,
+    )
+
+    @app.middleware("http")
+    async def _security_headers(request: Request, call_next: Callable[..., Any]) -> Response:
+        response: Response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    # -- who is asking ---------------------------------------------------------------------------
+    def me(request: Request) -> Me:
+        pid = auth.signed_in(request)
+        if pid is None:
+            raise NotSignedIn
+        with wh.session() as s:
+            store = ProfileStore(s)
+            person = store.roster_user(person_id=pid)
+            if person is None or not person["enabled"]:
+                request.session.clear()
+                raise NotSignedIn
+            own = store.enrollments_of(pid)
+            members = store.class_members([c for c, _ in own])
+        return Me(viewer_from_roster(pid, str(person["role"]), own, members), person)
+
+    def page(request: Request, template: str, who: Me | None, status: int = 200, **ctx: Any) -> Any:
+        flash = request.session.pop("flash", None)
+        body = env.get_template(template).render(
+            me=who.viewer if who else None,
+            me_name=who.name if who else "",
+            csrf=auth.csrf_token(request),
+            flash=flash,
+            **ctx,
+        )
+        return HTMLResponse(body, status_code=status)
+
+    def is_api(request: Request) -> bool:
+        return request.url.path.startswith("/api/")
+
+    @app.exception_handler(NotSignedIn)
+    async def _not_signed_in(request: Request, _: NotSignedIn) -> Response:
+        if is_api(request):
+            return JSONResponse({"error": "sign in first"}, status_code=401)
+        return RedirectResponse("/signin", status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, _: Forbidden) -> Response:
+        if is_api(request):
+            return JSONResponse({"error": "not yours to see"}, status_code=403)
+        return page(
+            request,
+            "error.html.j2",
+            None,
+            status=403,
+            title="Not available",
+            message="This page is not one you can open. Go back to your own pages.",
+        )
+
+    @app.exception_handler(LrsUnavailable)
+    async def _lrs_down(request: Request, exc: LrsUnavailable) -> Response:
+        log.warning("teacher_app_lrs_unavailable", error=str(exc))
+        return page(
+            request,
+            "error.html.j2",
+            None,
+            status=503,
+            title="Not saved",
+            message="The learning record store did not take this just now, so nothing was "
+            "saved. Please try again in a minute.",
+        )
+
+    def check_csrf(request: Request, token: str) -> None:
+        if not auth.csrf_ok(request, token):
+            raise Forbidden
+
+    # -- reading ---------------------------------------------------------------------------------
+    def class_view(who: Me, class_id: str, need: str = "") -> dict[str, Any]:
+        if not who.viewer.may_see_class(class_id):
+            raise Forbidden
+        with wh.session() as s:
+            store = ProfileStore(s)
+            members = [u for c, u, r in store.class_members([class_id]) if r == "student"]
+            profiles = {pid: profile_from_json(t) for pid, t in store.profiles_of(members).items()}
+            names = who.viewer.visible_names(store.people_names())
+            pairs = store.checkin_pairs(members)
+            title = store.class_names().get(class_id, "Class")
+        talked = {st for adult, st in pairs if adult == who.viewer.person_id}
+        rows = rank_class(list(profiles.values()), talked)
+        if need == NOT_TALKED:
+            rows = [r for r in rows if not r.talked_with_me]
+        elif need in NEEDS:
+            rows = [r for r in rows if need in r.needs]
+        return {
+            "id": class_id,
+            "title": title,
+            "need": need,
+            "not_talked": sum(1 for p in profiles if p not in talked),
+            "missing": len(set(members) - set(profiles)),
+            "rows": [
+                {**asdict(r), "id": r.person_id, "name": _name(names, r.person_id)} for r in rows
+            ],
+        }
+
+    def card_view(who: Me, student_id: str) -> dict[str, Any] | None:
+        if not who.viewer.may_see_student(student_id):
+            raise Forbidden
+        with wh.session() as s:
+            try:
+                card = load_card(ProfileStore(s), student_id, who.viewer.visible_names)
+            except KeyError:
+                return None
+        ctx = card_context(card, tz)
+        ctx["never"] = card.profile.adult.last_checkin is None
+        return ctx
+
+    # -- writing through the LRS -----------------------------------------------------------------
+    def send(statement: dict[str, Any]) -> None:
+        try:
+            response = httpx.post(
+                settings.lrs_url.rstrip("/") + "/statements",
+                json=statement,
+                auth=(settings.lrs_key, settings.lrs_secret.get_secret_value()),
+                headers={"X-Experience-API-Version": "1.0.3"},
+                timeout=settings.lrs_timeout_s,
+            )
+        except httpx.HTTPError as exc:
+            raise LrsUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code != 200:
+            raise LrsUnavailable(f"{response.status_code}: {response.text[:300]}")
+
+    # -- routes: signing in ----------------------------------------------------------------------
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    @app.get("/static/app.css", include_in_schema=False)
+    def stylesheet() -> Response:
+        return Response(css, media_type="text/css")
+
+    @app.get("/signin", response_class=HTMLResponse, include_in_schema=False)
+    def signin_form(request: Request) -> Any:
+        return page(request, "signin.html.j2", None, error="", username="")
+
+    @app.post("/signin", response_class=HTMLResponse, include_in_schema=False)
+    def signin(
+        request: Request,
+        username: str = Form(..., max_length=200),
+        password: str = Form(..., max_length=1000),
+        csrf: str = Form(""),
+    ) -> Any:
+        check_csrf(request, csrf)
+        address = request.client.host if request.client else "?"
+        keys = (f"user:{username.lower()}", f"addr:{address}")
+        if throttle.blocked(*keys):
+            return page(
+                request,
+                "signin.html.j2",
+                None,
+                status=429,
+                error="Too many failed attempts. Wait a few minutes and try again.",
+                username=username,
+            )
+        person = None
+        if records.check_password(username, password):
+            with wh.session() as s:
+                person = ProfileStore(s).roster_user(username=username)
+        if person is None or not person["enabled"]:
+            throttle.fail(*keys)
+            log.info("teacher_app_signin_failed")  # no username: it may be a typed password
+            return page(
+                request,
+                "signin.html.j2",
+                None,
+                status=401,
+                error="That username and password do not match.",
+                username=username,
+            )
+        throttle.clear(*keys)
+        auth.sign_in(request, str(person["sourced_id"]))
+        return RedirectResponse("/", status_code=303)
+
+    @app.post("/signout", include_in_schema=False)
+    def signout(request: Request, csrf: str = Form("")) -> Any:
+        check_csrf(request, csrf)
+        request.session.clear()
+        return RedirectResponse("/signin", status_code=303)
+
+    @app.get("/", include_in_schema=False)
+    def home(request: Request) -> Any:
+        who = me(request)
+        if who.viewer.is_student:
+            return RedirectResponse("/me", status_code=303)
+        if who.viewer.is_teacher:
+            return RedirectResponse("/classes", status_code=303)
+        raise Forbidden
+
+    # -- routes: teachers ------------------------------------------------------------------------
+    def my_classes(who: Me) -> list[dict[str, Any]]:
+        if not who.viewer.is_teacher:
+            raise Forbidden
+        with wh.session() as s:
+            store = ProfileStore(s)
+            titles = store.class_names()
+            members = store.class_members(sorted(who.viewer.class_ids))
+        counts: dict[str, int] = {}
+        for c, _, r in members:
+            counts[c] = counts.get(c, 0) + (r == "student")
+        return [
+            {"id": c, "title": titles.get(c, c), "students": counts.get(c, 0)}
+            for c in sorted(who.viewer.class_ids, key=lambda c: titles.get(c, c))
+        ]
+
+    @app.get("/classes", response_class=HTMLResponse, include_in_schema=False)
+    def classes_page(request: Request) -> Any:
+        who = me(request)
+        return page(request, "classes.html.j2", who, classes=my_classes(who))
+
+    @app.get("/classes/{class_id}", response_class=HTMLResponse, include_in_schema=False)
+    def class_page(request: Request, class_id: str, need: str = "") -> Any:
+        who = me(request)
+        view = class_view(who, class_id, need)
+        filters = [("", "Everyone"), *NEEDS.items(), (NOT_TALKED, "I have not talked with")]
+        return page(request, "class.html.j2", who, filters=filters, **view)
+
+    @app.get("/students/{student_id}", response_class=HTMLResponse, include_in_schema=False)
+    def student_page(request: Request, student_id: str) -> Any:
+        who = me(request)
+        if who.viewer.is_student:
+            raise Forbidden  # a student's own card is /me, which speaks to them
+        ctx = card_view(who, student_id)
+        if ctx is None:
+            return page(
+                request,
+                "error.html.j2",
+                who,
+                title="No card yet",
+                message="Nothing has been built for this student yet: no logged activity, "
+                "or the profiles have not been rebuilt since they joined.",
+            )
+        names = who.viewer.visible_names(_names())
+        notes = [
+            {
+                "iso": n.created_at.isoformat(),
+                "when": f"{n.created_at.astimezone(tz):%a %d %b %H:%M}",
+                "author": _name(names, n.author_id, "a colleague"),
+                "topic": CHECKIN_TOPICS.get(n.topic, n.topic),
+                "note": n.note,
+            }
+            for n in records.notes(student_id)
+        ]
+        feedback = {
+            "action": f"/students/{student_id}/starters",
+            "csrf": auth.csrf_token(request),
+            "verdicts": {k: v for (sid, k), v in records.feedback([student_id]).items()},
+        }
+        return page(
+            request,
+            "student.html.j2",
+            who,
+            topics=list(CHECKIN_TOPICS.items()),
+            notes=notes,
+            feedback=feedback,
+            **ctx,
+        )
+
+    def _names() -> dict[str, tuple[str, str]]:
+        with wh.session() as s:
+            return ProfileStore(s).people_names()
+
+    @app.post("/students/{student_id}/checkins", include_in_schema=False)
+    def log_checkin(
+        request: Request,
+        student_id: str,
+        topic: str = Form(...),
+        note: str = Form("", max_length=2000),
+        csrf: str = Form(""),
+    ) -> Any:
+        check_csrf(request, csrf)
+        who = me(request)
+        if who.viewer.is_student or not who.viewer.may_see_student(student_id):
+            raise Forbidden
+        if topic not in CHECKIN_TOPICS:
+            return page(
+                request,
+                "error.html.j2",
+                who,
+                status=400,
+                title="Not saved",
+                message="Pick what the conversation was about from the list.",
+            )
+        with wh.session() as s:
+            store = ProfileStore(s)
+            student = store.roster_user(person_id=student_id)
+            # The class of theirs that I teach, for the statement's context.
+            shared = sorted(
+                c
+                for c, u, r in store.class_members(sorted(who.viewer.class_ids))
+                if u == student_id and r == "student"
+            )
+        if student is None:
+            raise Forbidden
+        statement = checkin_statement(who.person, student, topic, shared[0] if shared else "")
+        send(statement)
+        records.add_note(
+            student_id, who.viewer.person_id, statement["id"], topic, " ".join(note.split())
+        )
+        request.session["flash"] = "Conversation logged. The card updates at the next build."
+        return RedirectResponse(f"/students/{student_id}", status_code=303)
+
+    @app.post("/students/{student_id}/starters/{kind}", include_in_schema=False)
+    def starter_feedback(
+        request: Request,
+        student_id: str,
+        kind: str,
+        verdict: str = Form(...),
+        csrf: str = Form(""),
+    ) -> Any:
+        check_csrf(request, csrf)
+        who = me(request)
+        if who.viewer.is_student or not who.viewer.may_see_student(student_id):
+            raise Forbidden
+        try:
+            records.set_feedback(student_id, kind[:200], who.viewer.person_id, verdict)
+        except ValueError:
+            raise Forbidden from None
+        request.session["flash"] = "Thank you: the next build takes this into account."
+        return RedirectResponse(f"/students/{student_id}", status_code=303)
+
+    # -- routes: students ------------------------------------------------------------------------
+    @app.get("/me", response_class=HTMLResponse, include_in_schema=False)
+    def my_card(request: Request) -> Any:
+        who = me(request)
+        if not who.viewer.is_student:
+            raise Forbidden
+        ctx = card_view(who, who.viewer.person_id)
+        if ctx is None:
+            ctx = {"name": who.name, "classes": "", "as_of_label": "", "dimensions": []}
+        return page(request, "me.html.j2", who, **ctx)
+
+    @app.post("/me/voice", include_in_schema=False)
+    def add_voice(
+        request: Request,
+        kind: str = Form(...),
+        text: str = Form(..., max_length=2000),
+        csrf: str = Form(""),
+    ) -> Any:
+        check_csrf(request, csrf)
+        who = me(request)
+        if not who.viewer.is_student:
+            raise Forbidden
+        try:
+            statement = voice_statement(who.person, kind, text, settings.activity_base)
+        except ValueError as exc:
+            return page(
+                request, "error.html.j2", who, status=400, title="Not saved", message=str(exc)
+            )
+        send(statement)
+        request.session["flash"] = "Added. Your teachers will see it on your card."
+        return RedirectResponse("/me", status_code=303)
+
+    # -- the JSON API ----------------------------------------------------------------------------
+    @app.get("/api/me", tags=["api"])
+    def api_me(request: Request) -> dict[str, Any]:
+        """The signed-in person and what they may open."""
+        who = me(request)
+        v = who.viewer
+        return {
+            "person_id": v.person_id,
+            "role": v.role,
+            "classes": sorted(v.class_ids) if v.is_teacher else [],
+        }
+
+    @app.get("/api/classes", tags=["api"])
+    def api_classes(request: Request) -> list[dict[str, Any]]:
+        """The classes the signed-in teacher teaches."""
+        return my_classes(me(request))
+
+    @app.get("/api/classes/{class_id}", tags=["api"])
+    def api_class(request: Request, class_id: str, need: str = "") -> dict[str, Any]:
+        """A class's students in the order of who most needs a conversation, with reasons."""
+        return class_view(me(request), class_id, need)
+
+    @app.get("/api/students/{student_id}", tags=["api"])
+    def api_student(request: Request, student_id: str) -> dict[str, Any]:
+        """A student's card: starters and dimensions, each with the statements behind it."""
+        who = me(request)
+        ctx = card_view(who, student_id)
+        if ctx is None:
+            return {"person_id": student_id, "built": False}
+        return {"built": True, **ctx}
+
+    return app
+
+
+def _name(names: Mapping[str, tuple[str, str]], person_id: str, fallback: str = "a student") -> str:
+    given, family = names.get(person_id, ("", ""))
+    return full_name(given, family) or fallback
+
+
+def serve(settings: TeacherSettings | None = None) -> Any:
+    """The app's uvicorn server (h11 with bounded headers and idle timeouts, as the LRS)."""
+    import uvicorn
+
+    settings = settings or TeacherSettings()
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        http="h11",
+        h11_max_incomplete_event_size=64 * 1024,
+        timeout_keep_alive=5,
+        limit_concurrency=500,
+    )
+    return uvicorn.Server(config)
+
+
+def set_password(
+    username: str,
+    password: str,
+    settings: TeacherSettings | None = None,
+    store: LrsStoreSettings | None = None,
+) -> None:
+    """Create or replace a sign-in password for a roster username."""
+    settings = settings or TeacherSettings()
+    AppStore(store_engine(store or LrsStoreSettings()), settings.org).set_password(
+        username, password
+    )

@@ -1,0 +1,193 @@
+"""The teacher app as people use it: Debian's Chromium (headless, driven by Playwright) against
+the demo's school served by the whole stack (broker, worker, LRS API, app).
+
+The tests run in order on one stack: a teacher reads a class and a card; logs a check-in and,
+once the pipeline has stored it and the profiles are rebuilt, sees the "never" flag gone; a
+student adds a goal and the teacher sees it; a student opening someone else's card gets 403.
+Screenshots of the class page and both cards go to ``.data/screenshots/`` for a person to look
+at. ``make test-browser`` runs this file alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipelines.demo import DEMO_PASSWORD
+from pipelines.stack import Stack, free_port
+from support import PROJECT_ROOT, DemoRun
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = PROJECT_ROOT / ".data" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def served(demo_run: DemoRun) -> Iterator[Stack]:
+    """The demo's school served by a whole stack with the teacher app, as ``make up
+    DATA=.data/demo`` serves it after ``make demo`` (same folder, same broker data)."""
+    assert demo_run.returncode == 0, demo_run.stderr[-3000:]
+    stack = Stack(demo_run.data_dir, api_port=free_port(), app_port=free_port())
+    stack.start()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    playwright = pytest.importorskip("playwright.sync_api")
+    assert CHROMIUM.exists(), "Debian's chromium is missing: make chromium installs it"
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+def _page(browser: Any, width: int = 1100) -> Any:
+    return browser.new_context(viewport={"width": width, "height": 1300}).new_page()
+
+
+def _sign_in(page: Any, base: str, username: str) -> None:
+    page.goto(f"{base}/signin")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def _rebuild(stack: Stack, demo_run: DemoRun) -> None:
+    """What the Dagster sensor does on new statements: rebuild every profile asset."""
+    from dagster_project.run import materialize_all
+
+    result = materialize_all(
+        stack.warehouse_url, roster_dir=str(stack.data_dir / "roster"), raise_on_error=True
+    )
+    assert result.success
+
+
+def _shot(page: Any, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / name
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+    return path
+
+
+def test_teacher_signs_in_opens_a_class_and_a_card_and_expands_evidence(
+    served: Stack, browser: Any, demo_run: DemoRun
+) -> None:
+    teacher, _ = demo_run.sign_in_names()
+    page = _page(browser)
+    _sign_in(page, served.app_url, teacher)
+    assert page.url.endswith("/classes")
+    page.get_by_role("link", name="Year 8").first.click()
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Year 8")
+    rows = page.locator("ol.roster > li")
+    assert rows.count() > 20
+    first_reason = rows.first.locator(".reason").inner_text()
+    assert first_reason.startswith("No adult check-in logged, ever")  # the loudest line first
+    _shot(page, "class.png")
+
+    rows.first.get_by_role("link").click()
+    assert "/students/" in page.url
+    why = page.locator("ol.starters details").first
+    assert not why.evaluate("d => d.open")
+    why.locator("summary").click()
+    assert why.evaluate("d => d.open")
+    evidence = why.locator("tbody tr")
+    assert evidence.count() >= 1
+    assert evidence.first.get_attribute("data-statement-id")
+    # People read dates and activity names, not ids or IRIs.
+    body = page.locator("main").inner_text()
+    assert "http://" not in body and "https://" not in body and "usr-" not in body
+    _shot(page, "teacher-card.png")
+
+
+def test_logging_a_check_in_clears_the_flag_once_the_pipeline_has_it(
+    served: Stack, browser: Any, demo_run: DemoRun
+) -> None:
+    teacher, _ = demo_run.sign_in_names()
+    page = _page(browser)
+    _sign_in(page, served.app_url, teacher)
+    page.get_by_role("link", name="Year 8").first.click()
+    never = page.locator("ol.roster > li", has_text="No adult check-in logged, ever").first
+    name = never.get_by_role("link").inner_text()
+    never.get_by_role("link").click()
+    card_url = page.url
+    assert page.get_by_text("No adult has logged a check-in").is_visible()
+
+    page.get_by_label("What about").select_option("wellbeing")
+    page.get_by_label("Private note").fill("Talked about the football team; wants a quieter desk.")
+    page.get_by_role("button", name="Log the conversation").click()
+    assert page.url == card_url
+    assert page.get_by_role("status").inner_text().startswith("Conversation logged")
+    # The note is the teacher's, on the card; the statement went through the LRS (read your
+    # writes: the POST was answered once the worker had stored it).
+    assert page.get_by_text("wants a quieter desk").is_visible()
+
+    _rebuild(served, demo_run)
+    page.goto(card_url)
+    assert page.get_by_text("No adult has logged a check-in").count() == 0
+    adult = page.locator("dl.profile > div", has_text="Adult connection").inner_text()
+    assert "last check-in 0 days ago" in adult
+    page.goto(page.url.rsplit("/students/", 1)[0] + "/classes")
+    page.get_by_role("link", name="Year 8").first.click()
+    row = page.locator("ol.roster > li", has_text=name)
+    assert "you talked" in row.inner_text()
+    assert "No adult check-in logged, ever" not in row.inner_text()
+
+
+def test_student_sees_only_their_card_adds_a_goal_and_the_teacher_sees_it(
+    served: Stack, browser: Any, demo_run: DemoRun
+) -> None:
+    teacher, student = demo_run.sign_in_names()
+    page = _page(browser, width=400)  # a phone
+    _sign_in(page, served.app_url, student)
+    assert page.url.endswith("/me")
+    assert page.get_by_role("link", name="My classes").count() == 0
+    goal = "Finish the volcano reading list by Friday"
+    page.get_by_label("What is it").select_option("goal")
+    page.get_by_label("In your words").fill(goal)
+    page.get_by_role("button", name="Add it").click()
+    assert page.get_by_role("status").inner_text().startswith("Added")
+    _shot(page, "student-card.png")
+
+    _rebuild(served, demo_run)
+    teacher_page = _page(browser)
+    _sign_in(teacher_page, served.app_url, teacher)
+    student_id = _api(teacher_page, served.app_url, "/api/me")  # signed in as the teacher
+    assert student_id["role"] == "teacher"
+    me = _api(page, served.app_url, "/api/me")
+    teacher_page.goto(f"{served.app_url}/students/{me['person_id']}")
+    voice = teacher_page.locator("dl.profile > div", has_text="Voice")
+    assert "1 goal" in voice.inner_text()
+    voice.locator("summary").click()
+    assert goal in voice.inner_text()
+
+
+def test_a_student_opening_another_students_card_gets_403(
+    served: Stack, browser: Any, demo_run: DemoRun
+) -> None:
+    teacher, student = demo_run.sign_in_names()
+    teacher_page = _page(browser)
+    _sign_in(teacher_page, served.app_url, teacher)
+    classes = _api(teacher_page, served.app_url, "/api/classes")
+    roster = _api(teacher_page, served.app_url, f"/api/classes/{classes[0]['id']}")
+    page = _page(browser)
+    _sign_in(page, served.app_url, student)
+    me = _api(page, served.app_url, "/api/me")
+    other = next(r["id"] for r in roster["rows"] if r["id"] != me["person_id"])
+    response = page.goto(f"{served.app_url}/students/{other}")
+    assert response.status == 403
+    assert "not one you can open" in page.locator("main").inner_text()
+    assert page.goto(f"{served.app_url}/api/students/{other}").status == 403
+    assert page.goto(f"{served.app_url}/classes/{classes[0]['id']}").status == 403
+
+
+def _api(page: Any, base: str, path: str) -> Any:
+    response = page.request.get(f"{base}{path}")
+    assert response.status == 200, (path, response.status)
+    return response.json()
