@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
+import orjson
 
+from dagster_project.profiles.case import competency_names as case_competency_names
 from dagster_project.profiles.logic import (
     DEMONSTRATED,
     EVIDENCE_CAP,
@@ -250,12 +252,19 @@ def load_inputs(store: ProfileStore, profile: ProfileResource) -> ProfileInputs:
     facts: dict[str, list[ActivityFact]] = defaultdict(list)
     for row in store.activity(as_of):
         facts[row["person_id"]].append(_fact(row))
+    names = store.competency_names()
+    package = settings.case_package_path()
+    if package is not None:  # the framework's own names win over what statements carry
+        names.update(case_competency_names(orjson.loads(package.read_bytes())))
     params = ProfileParams(
         as_of=as_of,
         checkin_window_days=settings.checkin_window_days,
         lookback_days=settings.lookback_days,
-        competency_names=store.competency_names(),
+        competency_names=names,
         class_names=store.class_names(),
+        timezone=settings.timezone,
+        school_start=settings.school_day_start,
+        school_end=settings.school_day_end,
     )
     recent = {pid: recent_facts(fs, params) for pid, fs in facts.items()}
     return ProfileInputs(students, dict(facts), build_class_contexts(students, recent), params)
@@ -391,7 +400,7 @@ def student_profiles(
         len(profiles),
         preview,
         checkin_flags=sum(p.adult.flag for p in profiles),
-        isolated=sum(p.social.isolated for p in profiles),
+        alone_while_peers_pair=sum(p.social.alone_while_peers_pair for p in profiles),
         as_of=dg.MetadataValue.text(inputs.params.as_of.isoformat()),
     )
 

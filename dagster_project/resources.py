@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
@@ -87,6 +88,10 @@ class ProfileSettings(BaseSettings):
             roster person (besides their school e-mail).
         as_of: the reference day (profiles as of its end, UTC); default: the newest statement,
             so a replayed or simulated month gives the same profiles whenever it is built.
+        timezone: the school's IANA time zone: school hours are on its clock.
+        school_day_start, school_day_end: the school day (Monday-Friday, local time).
+        case_package: a CASE CFPackage JSON file naming the competencies; default
+            ``case.json`` in the roster folder when there is one.
     """
 
     model_config = SettingsConfigDict(env_prefix="PROFILE_", extra="ignore")
@@ -96,6 +101,15 @@ class ProfileSettings(BaseSettings):
     lookback_days: int = 28
     account_homepages: list[str] = Field(default_factory=lambda: list(DEFAULT_HOMEPAGES))
     as_of: date | None = None
+    timezone: str = "UTC"
+    school_day_start: time = time(8, 0)
+    school_day_end: time = time(15, 30)
+    case_package: str = ""
+
+    def case_package_path(self) -> Path | None:
+        """The CASE package to read, if any."""
+        path = Path(self.case_package) if self.case_package else Path(self.roster_dir) / "case.json"
+        return path if path.is_file() else None
 
     def as_of_instant(self, latest: datetime | None) -> datetime:
         """The instant profiles are computed at: the end of ``as_of``, else ``latest``."""

@@ -190,6 +190,8 @@ def run_demo(data_dir: Path, seed: int = 7) -> int:
     events = simulator.generate_events(school, cfg)
     roster_dir = data_dir / "roster"
     simulator.write_roster(school, roster_dir)
+    # The competency framework (CASE), beside the roster: cards name standards, not codes.
+    (roster_dir / "case.json").write_bytes(orjson.dumps(simulator.case_package(school)))
     tools = {e.tool for e in events}
     clients = {c.tool: c for c in _clients(tools)}
     console.print(

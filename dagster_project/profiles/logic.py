@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Final, TypeVar
+from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter
 
@@ -24,8 +25,10 @@ from dagster_project.profiles.people import name_token
 from schemas.vocab import Verbs
 
 # -- rules, in one place ----------------------------------------------------------------------
-EVIDENCE_CAP: Final = 20
-"""Most statement ids kept per item (the most recent ones)."""
+EVIDENCE_CAP: Final = 1000
+"""Most statement ids kept per item (the most recent ones). The lookback window already bounds
+an item's statements (a month of one student's work); the cap only guards the row size, so the
+card's "N statements" is the real count."""
 PASS_SCORE: Final = 0.7
 """A scored attempt without ``success`` counts as correct from this scaled score up."""
 DEMONSTRATED_WINDOW: Final = 4
@@ -38,13 +41,16 @@ AREA_TREND_SLOPE: Final = 0.15
 """Least-squares change of the score per week beyond which scores count as rising/falling
 (all attempts pooled / one area). Calibrated on the simulator: a flat student's pooled slope
 stays within ±0.1 per week, a single subject's within ±0.15."""
-SPIKE_MIN_ATTEMPTS: Final = 8
-SPIKE_MARGIN: Final = 0.12
-"""An area is a clear strength/struggle when its accuracy is this far from the student's own."""
+SPIKE_MIN_ATTEMPTS: Final = 12
+SPIKE_MARGIN: Final = 0.15
+"""An area is clearly higher or lower when it has at least 12 graded answers and its accuracy is
+at least 15 points from the student's own average (8 answers and 12 points fired on noise)."""
+CLASS_MARGIN: Final = 0.05
+"""An area "stands out" against the class only this far above the class's own average."""
 MISCONCEPTION_REPEATS: Final = 3
 SCHOOL_START: Final = time(8, 0)
 SCHOOL_END: Final = time(15, 30)
-"""School hours (UTC, Monday-Friday); everything else counts as outside school."""
+"""Default school day (in the school's time zone, Monday-Friday; ``PROFILE_*`` settings)."""
 SESSION_GAP: Final = timedelta(minutes=30)
 SHORT_SESSION_S: Final = 120.0
 SHORT_SESSION_MIN: Final = 3
@@ -191,8 +197,11 @@ class ProfileParams:
         as_of: the reference instant; facts after it are ignored.
         checkin_window_days: flag when no adult check-in within this many days.
         lookback_days: activity dimensions look at this many days before ``as_of``.
-        competency_names: CASE item URI -> humanCodingScheme.
+        competency_names: CASE item URI -> its name (the CASE package's statement, else the
+            name the statements carry).
         class_names: roster class id -> title.
+        timezone: the school's IANA zone: school hours are on its clock.
+        school_start, school_end: the school day, Monday to Friday.
     """
 
     as_of: datetime
@@ -200,6 +209,14 @@ class ProfileParams:
     lookback_days: int = 28
     competency_names: Mapping[str, str] = field(default_factory=dict)
     class_names: Mapping[str, str] = field(default_factory=dict)
+    timezone: str = "UTC"
+    school_start: time = SCHOOL_START
+    school_end: time = SCHOOL_END
+
+    def in_school_hours(self, ts: datetime) -> bool:
+        """Monday-Friday within the school day, on the school's own clock."""
+        local = _utc(ts).astimezone(ZoneInfo(self.timezone))
+        return local.weekday() < 5 and self.school_start <= local.time() < self.school_end
 
     @property
     def since(self) -> datetime:
@@ -217,7 +234,7 @@ class ClassContext:
 
     Attributes:
         area_means: class id -> classmates' mean accuracy in that class.
-        competency_universe: competencies anyone in their classes has worked on.
+        competency_universe: competencies worked on (by anyone) in the classes they take.
         typical_peers: median number of distinct peers among classmates.
     """
 
@@ -244,12 +261,13 @@ class Spike:
 
     area_id: str
     area: str
-    kind: str  # strength | struggle
+    kind: str  # higher | lower: accuracy against the student's own average
     accuracy: float
     own_average: float
     class_average: float | None
     attempts: int
     evidence_ids: tuple[str, ...]
+    above_class: bool = False  # also clearly above the class's average there
 
 
 @dataclass(frozen=True)
@@ -345,7 +363,7 @@ class Social:
     peers: tuple[Peer, ...]
     shared_statements: int
     unresolved_peers: int
-    isolated: bool
+    alone_while_peers_pair: bool
     typical_peers: float
     evidence_ids: tuple[str, ...]
 
@@ -365,6 +383,9 @@ class WhereWhen:
     weekend: int
     busiest_hour: int | None
     evidence_ids: tuple[str, ...]
+    chosen: int = 0  # optional work the student picked themself
+    chosen_outside_hours: int = 0  # of which outside school hours (assigned homework is not)
+    chosen_outside_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -474,11 +495,6 @@ def slope_xy(xs: Sequence[float], ys: Sequence[float]) -> float:
     return sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, ys, strict=True)) / den
 
 
-def in_school_hours(ts: datetime) -> bool:
-    ts = _utc(ts)
-    return ts.weekday() < 5 and SCHOOL_START <= ts.time() < SCHOOL_END
-
-
 def _attempts_by_competency(facts: Sequence[ActivityFact]) -> dict[str, list[ActivityFact]]:
     out: dict[str, list[ActivityFact]] = defaultdict(list)
     for f in facts:
@@ -562,16 +578,18 @@ def spiky_profile(
         delta = acc - own
         if abs(delta) < SPIKE_MARGIN:
             continue
+        class_avg = ctx.area_means.get(area)
         spikes.append(
             Spike(
                 area_id=area,
                 area=_area_name(area, params),
-                kind="strength" if delta > 0 else "struggle",
+                kind="higher" if delta > 0 else "lower",
                 accuracy=round(acc, 3),
                 own_average=round(own, 3),
-                class_average=(round(ctx.area_means[area], 3) if area in ctx.area_means else None),
+                class_average=(round(class_avg, 3) if class_avg is not None else None),
                 attempts=len(areas[area]),
                 evidence_ids=_ids(areas[area]),
+                above_class=class_avg is not None and acc >= class_avg + CLASS_MARGIN,
             )
         )
     return tuple(sorted(spikes, key=lambda s: (-abs(s.accuracy - s.own_average), s.area_id)))
@@ -787,28 +805,33 @@ def voice(facts: Sequence[ActivityFact]) -> Voice:
 
 
 def social(facts: Sequence[ActivityFact], ctx: ClassContext, params: ProfileParams) -> Social:
-    """7. Peers they learn with; "isolated" when active with nobody while classmates pair up."""
+    """7. Peers they learn with; whether they worked alone while most classmates paired up
+    (an observation, stored as one, never a label of the child)."""
     mine = [f for f in facts if f.involvement == "actor"]
     together = [f for f in mine if f.peer_ids or f.unresolved_peers]
     counts = Counter(p for f in together for p in set(f.peer_ids))
     unresolved = sum(f.unresolved_peers for f in together)
-    isolated = bool(mine) and not together and ctx.typical_peers >= 1
+    alone = bool(mine) and not together and ctx.typical_peers >= 1
     return Social(
         peers=tuple(Peer(pid, name_token(pid), n) for pid, n in _most_first(counts)),
         shared_statements=len(together),
         unresolved_peers=unresolved,
-        isolated=isolated,
+        alone_while_peers_pair=alone,
         typical_peers=ctx.typical_peers,
         evidence_ids=_ids(together if together else mine),
     )
 
 
-def where_when(facts: Sequence[ActivityFact]) -> WhereWhen:
-    """8. Tools used, and how much happens outside school hours (evenings, weekends)."""
+def where_when(facts: Sequence[ActivityFact], params: ProfileParams) -> WhereWhen:
+    """8. Tools used, and how much happens outside school hours (evenings, weekends), on the
+    school's clock. Assigned homework done in the evening says nothing about a preference, so
+    work the student chose (``optional``) is counted apart."""
     mine = [f for f in facts if f.involvement == "actor"]
     tools = Counter(f.tool or "unknown" for f in mine)
-    outside = [f for f in mine if not in_school_hours(f.timestamp)]
-    hours = Counter(_utc(f.timestamp).hour for f in mine)
+    outside = [f for f in mine if not params.in_school_hours(f.timestamp)]
+    chosen = [f for f in mine if f.optional]
+    zone = ZoneInfo(params.timezone)
+    hours = Counter(_utc(f.timestamp).astimezone(zone).hour for f in mine)
     return WhereWhen(
         tools=tuple(ToolUse(t, n) for t, n in _most_first(tools)),
         statements=len(mine),
@@ -816,6 +839,9 @@ def where_when(facts: Sequence[ActivityFact]) -> WhereWhen:
         outside_share=round(len(outside) / len(mine), 3) if mine else 0.0,
         weekend=sum(1 for f in mine if _utc(f.timestamp).weekday() >= 5),
         busiest_hour=_most_first(hours)[0][0] if hours else None,
+        chosen=len(chosen),
+        chosen_outside_hours=sum(1 for f in chosen if not params.in_school_hours(f.timestamp)),
+        chosen_outside_ids=_ids(f for f in chosen if not params.in_school_hours(f.timestamp)),
         evidence_ids=_ids(outside),
     )
 
@@ -984,7 +1010,7 @@ def build_profile(
         formative=formative(recent, params),
         voice=voice(recent),
         social=social(recent, ctx, params),
-        where_when=where_when(recent),
+        where_when=where_when(recent, params),
         adult=adult_connection(upto, params),
         supports=supports(recent, states, params),
         recent=tuple(
@@ -1010,6 +1036,7 @@ def build_class_contexts(
     accuracy: dict[tuple[str, str], float] = {}
     peers: dict[str, int] = {}
     touched: dict[str, set[str]] = {}
+    by_class: dict[str, set[str]] = defaultdict(set)  # competencies worked on in each class
     for s in students:
         facts = facts_by_person.get(s.person_id, ())
         for area, tries in _attempts_by_area(facts).items():
@@ -1020,6 +1047,9 @@ def build_class_contexts(
         touched[s.person_id] = {
             c for f in facts if f.involvement == "actor" for c in f.competency_ids
         }
+        for f in facts:
+            if f.involvement == "actor" and f.class_id:
+                by_class[f.class_id].update(f.competency_ids)
 
     out = {}
     for s in students:
@@ -1034,9 +1064,11 @@ def build_class_contexts(
             ]
             if values:
                 area_means[area] = _mean(values)
+        # "Not started" only for what is taught in the student's own classes: a classmate's
+        # work in a class this student does not take says nothing about them.
         universe = set(touched.get(s.person_id, set()))
-        for m in mates:
-            universe |= touched.get(m, set())
+        for class_id in s.class_ids:
+            universe |= by_class.get(class_id, set())
         out[s.person_id] = ClassContext(
             area_means=area_means,
             competency_universe=tuple(sorted(universe)),

@@ -39,17 +39,17 @@ EVIDENCE_FREE_KINDS: Final = frozenset({"no_activity"})
 # Template priorities (higher ranks first). The check-in prompt always wins.
 PRIORITY: Final[dict[str, int]] = {
     "checkin": 100,
-    "misconception": 80,
-    "isolation": 75,
+    "repeated_answer": 80,
+    "worked_alone": 75,
     "interest": 70,
-    "trend_falling": 65,
-    "struggle": 60,
+    "scores_falling": 65,
+    "area_lower": 60,
     "comeback": 55,
     "rapid_mastery": 50,
     "short_sessions": 45,
-    "abandoned": 42,
-    "strength": 40,
-    "trend_rising": 38,
+    "unfinished": 42,
+    "area_higher": 40,
+    "scores_rising": 38,
     "voice": 35,
     "peers": 30,
     "outside_hours": 25,
@@ -60,6 +60,19 @@ PRIORITY: Final[dict[str, int]] = {
     "tools": 6,
     "no_activity": 1,
 }
+
+
+CONCERN_KINDS: Final = frozenset(
+    {"repeated_answer", "worked_alone", "scores_falling", "area_lower", "short_sessions",
+     "unfinished"}
+)  # fmt: skip
+"""Starters about something that may be hard for the student: at most :data:`MAX_CONCERNS`."""
+STRENGTH_KINDS: Final = frozenset(
+    {"interest", "comeback", "rapid_mastery", "area_higher", "scores_rising", "voice", "peers",
+     "demonstrated"}
+)  # fmt: skip
+"""Starters about what goes well: every student whose data shows one gets at least one."""
+MAX_CONCERNS: Final = 2
 
 
 @dataclass(frozen=True)
@@ -139,7 +152,7 @@ def _checkin(p: StudentProfile) -> Candidate | None:
         return None
     if a.last_checkin is None:
         text = (
-            f"No logged check-in with an adult in the last {a.window_days} days: "
+            "No adult has logged a check-in with them, ever: "
             "a two-minute hello could open the door."
         )
     else:
@@ -174,19 +187,19 @@ def _misconception(p: StudentProfile) -> Candidate | None:
         f"Gave the same answer {quoted(m.response, 30)} {times(m.times)} on "
         f"{quoted(m.object_name)}{about}: ask them to talk you through how they got there."
     )
-    return ("misconception", "formative_trend", text, m.evidence_ids)
+    return ("repeated_answer", "formative_trend", text, m.evidence_ids)
 
 
 def _isolation(p: StudentProfile) -> Candidate | None:
     s = p.social
-    if not s.isolated:
+    if not s.alone_while_peers_pair:
         return None
     text = (
         f"Worked on their own in all {p.pace.statements} logged actions since "
         f"{day_label(p.since)}, while most classmates worked with others: ask who they would "
         "like to team up with."
     )
-    return ("isolation", "learning_with_others", text, s.evidence_ids)
+    return ("worked_alone", "learning_with_others", text, s.evidence_ids)
 
 
 def _trend(p: StudentProfile, direction: str) -> Candidate | None:
@@ -199,9 +212,9 @@ def _trend(p: StudentProfile, direction: str) -> Candidate | None:
     change += f", most in {most.name})" if most else ")"
     if direction == "rising":
         text = f"Answers have climbed {span} {change}: ask what clicked."
-        return ("trend_rising", "formative_trend", text, overall.evidence_ids)
+        return ("scores_rising", "formative_trend", text, overall.evidence_ids)
     text = f"Answers have slipped {span} {change}: ask how it feels from their side."
-    return ("trend_falling", "formative_trend", text, overall.evidence_ids)
+    return ("scores_falling", "formative_trend", text, overall.evidence_ids)
 
 
 def _spike(p: StudentProfile, kind: str) -> Candidate | None:
@@ -211,17 +224,19 @@ def _spike(p: StudentProfile, kind: str) -> Candidate | None:
     versus = f"their own {pct(spike.own_average)}"
     if spike.class_average is not None:
         versus += f", class {pct(spike.class_average)}"
-    if kind == "strength":
+    if kind == "higher":
+        # "Stands out" only when it does against the class too; otherwise it is their own best.
+        lead = "stands out" if spike.above_class else "is their strongest area"
         text = (
-            f"{spike.area} stands out: {pct(spike.accuracy)} right over {spike.attempts} answers "
+            f"{spike.area} {lead}: {pct(spike.accuracy)} right over {spike.attempts} answers "
             f"({versus}): ask them to explain how they approach it."
         )
-    else:
-        text = (
-            f"{spike.area} is where answers dip: {pct(spike.accuracy)} right over "
-            f"{spike.attempts} answers ({versus}): ask which part feels trickiest."
-        )
-    return (kind, "spiky_profile", text, spike.evidence_ids)
+        return ("area_higher", "spiky_profile", text, spike.evidence_ids)
+    text = (
+        f"{spike.area} is where answers dip: {pct(spike.accuracy)} right over "
+        f"{spike.attempts} answers ({versus}): ask which part feels trickiest."
+    )
+    return ("area_lower", "spiky_profile", text, spike.evidence_ids)
 
 
 def _comeback(p: StudentProfile) -> Candidate | None:
@@ -269,7 +284,7 @@ def _abandoned(p: StudentProfile) -> Candidate | None:
         "ask what made them stop."
     )
     evidence = tuple(i for a in left for i in a.evidence_ids)[-20:]
-    return ("abandoned", "supports", text, evidence)
+    return ("unfinished", "supports", text, evidence)
 
 
 def _voice(p: StudentProfile) -> Candidate | None:
@@ -304,14 +319,16 @@ def _mostly_in(p: StudentProfile) -> str:
 
 
 def _outside_hours(p: StudentProfile) -> Candidate | None:
+    """Only work they chose counts: evening homework that was set says nothing about them."""
     w = p.where_when
-    if w.outside_hours < 3 or w.outside_share < 0.5:
+    if w.chosen_outside_hours < 3 or w.chosen_outside_hours < 0.5 * w.chosen:
         return None
     text = (
-        f"Did {pct(w.outside_share)} of their logged work outside school hours{_mostly_in(p)}: "
-        "ask when and where they like to learn."
+        f"Chose {plural(w.chosen_outside_hours, 'optional activity', 'optional activities')} "
+        f"outside school hours ({w.chosen_outside_hours} of the {w.chosen} they picked)"
+        f"{_mostly_in(p)}: ask when and where they like to learn."
     )
-    return ("outside_hours", "where_when", text, w.evidence_ids)
+    return ("outside_hours", "where_when", text, w.chosen_outside_ids)
 
 
 def _last_activity(p: StudentProfile) -> Candidate | None:
@@ -418,6 +435,29 @@ def _no_activity(p: StudentProfile) -> list[Candidate]:
     ]
 
 
+def _balanced(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """At most five, one per kind, at most two concerns, and a strength whenever there is one:
+    deficit prompts must not crowd out what goes well (a disengaging student once got five
+    concerns and no strength)."""
+    chosen: list[Candidate] = []
+    concerns = 0
+    for c in candidates:
+        if len(chosen) == MAX_STARTERS or any(k == c[0] for k, *_ in chosen):
+            continue
+        if c[0] in CONCERN_KINDS:
+            if concerns == MAX_CONCERNS:
+                continue
+            concerns += 1
+        chosen.append(c)
+    strengths = [c for c in candidates if c[0] in STRENGTH_KINDS]
+    if strengths and not any(c[0] in STRENGTH_KINDS for c in chosen):
+        if len(chosen) == MAX_STARTERS:  # the lowest-ranked that is not the check-in goes
+            drop = next(i for i in range(len(chosen) - 1, -1, -1) if chosen[i][0] != "checkin")
+            del chosen[drop]
+        chosen.append(strengths[0])
+    return chosen
+
+
 def build_starters(profile: StudentProfile) -> list[Starter]:
     """Rank the templates that fire for ``profile``; 3-5 starters, rank 1 first."""
     candidates: list[Candidate] = [
@@ -428,12 +468,12 @@ def build_starters(profile: StudentProfile) -> list[Starter]:
             _isolation(profile),
             _interest(profile),
             _trend(profile, "falling"),
-            _spike(profile, "struggle"),
+            _spike(profile, "lower"),
             _comeback(profile),
             _rapid(profile),
             _short_sessions(profile),
             _abandoned(profile),
-            _spike(profile, "strength"),
+            _spike(profile, "higher"),
             _trend(profile, "rising"),
             _voice(profile),
             _peers(profile),
@@ -447,12 +487,7 @@ def build_starters(profile: StudentProfile) -> list[Starter]:
         if c is not None and (c[3] or c[0] in EVIDENCE_FREE_KINDS)
     ]
     candidates.sort(key=lambda c: (-PRIORITY[c[0]], c[0], c[2]))
-    chosen: list[Candidate] = []
-    seen_kinds: set[str] = set()
-    for c in candidates:
-        if c[0] not in seen_kinds and len(chosen) < MAX_STARTERS:
-            chosen.append(c)
-            seen_kinds.add(c[0])
+    chosen = _balanced(candidates)
     for c in _no_activity(profile):
         if len(chosen) >= MIN_STARTERS:
             break

@@ -301,14 +301,15 @@ def profile_lines(profile: StudentProfile) -> list[ProfileLine]:
     dim(
         "Learning with others",
         (f"{len(social.peers)} peers ({with_whom})" if social.peers else "no peers logged")
-        + (" · working alone while classmates pair up" if social.isolated else ""),
+        + (" · working alone while classmates pair up" if social.alone_while_peers_pair else ""),
         social.evidence_ids,
     )
     ww = p.where_when
     tools = ", ".join(f"{t.tool} {t.statements}" for t in ww.tools[:4])
+    chose = f" ({ww.chosen_outside_hours} of {ww.chosen} chosen activities)" if ww.chosen else ""
     dim(
         "Where & when",
-        f"{tools or 'no tools'} · {ww.outside_share:.0%} outside school hours",
+        f"{tools or 'no tools'} · {ww.outside_share:.0%} outside school hours{chose}",
         ww.evidence_ids,
     )
     a = p.adult

@@ -560,13 +560,13 @@ def test_dagster_interest_starter_cites_exactly_the_three_readings(built: Built)
 def test_dagster_student_without_checkin_gets_it_first(built: Built) -> None:
     starters = _starters(built, built.students[1].sourced_id)
     assert starters[0]["rank"] == 1 and starters[0]["kind"] == "checkin"
-    assert starters[0]["text"].startswith("No logged check-in with an adult in the last 14 days")
+    assert starters[0]["text"].startswith("No adult has logged a check-in with them, ever")
     assert starters[0]["evidence_ids"]
 
 
 def test_dagster_misconception_starter(built: Built) -> None:
     starters = _starters(built, built.students[2].sourced_id)
-    misconception = next(s for s in starters if s["kind"] == "misconception")
+    misconception = next(s for s in starters if s["kind"] == "repeated_answer")
     assert '"b" three times on "Question 1: exponents" (MA.8.EE.1)' in misconception["text"]
     assert sorted(misconception["evidence_ids"]) == sorted(built.wrong_answers)
 

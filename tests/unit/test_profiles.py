@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import random
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -141,22 +141,41 @@ def _area_answers(class_id: str, comp: str, right: int, total: int, days_ago: fl
     ]
 
 
-def test_profiles_spiky_strength_and_struggle_against_own_average_and_class() -> None:
-    facts = _area_answers("cls-ma", COMP_A, 9, 10) + _area_answers("cls-sc", COMP_B, 3, 10)
+def test_profiles_spiky_higher_and_lower_against_own_average_and_class() -> None:
+    facts = _area_answers("cls-ma", COMP_A, 18, 20) + _area_answers("cls-sc", COMP_B, 6, 20)
     ctx = ClassContext(area_means={"cls-ma": 0.6, "cls-sc": 0.55})
     spikes = pl.spiky_profile(facts, ctx, PARAMS)
-    kinds = {s.kind: s for s in spikes}
-    assert kinds["strength"].area == "Year 8 Maths" and kinds["strength"].accuracy == 0.9
-    assert kinds["strength"].own_average == 0.6 and kinds["strength"].class_average == 0.6
-    assert kinds["struggle"].area == "Year 8 Science" and kinds["struggle"].accuracy == 0.3
-    assert len(kinds["struggle"].evidence_ids) == 10
+    kinds = {s.kind: s for s in spikes}  # observations, not labels of the child
+    assert set(kinds) == {"higher", "lower"}
+    assert kinds["higher"].area == "Year 8 Maths" and kinds["higher"].accuracy == 0.9
+    assert kinds["higher"].own_average == 0.6 and kinds["higher"].class_average == 0.6
+    assert kinds["higher"].above_class and kinds["higher"].attempts == 20
+    assert kinds["lower"].area == "Year 8 Science" and kinds["lower"].accuracy == 0.3
+    assert len(kinds["lower"].evidence_ids) == 20
 
 
 def test_profiles_spiky_needs_two_areas_with_enough_attempts() -> None:
     few = _area_answers("cls-ma", COMP_A, 9, 10) + _area_answers("cls-sc", COMP_B, 1, 4)
     assert pl.spiky_profile(few, ClassContext(), PARAMS) == ()
-    even = _area_answers("cls-ma", COMP_A, 6, 10) + _area_answers("cls-sc", COMP_B, 6, 10)
+    # Eight answers each with a 40-point gap once made a spike; now twelve are needed.
+    eight = _area_answers("cls-ma", COMP_A, 8, 8) + _area_answers("cls-sc", COMP_B, 3, 8)
+    assert pl.spiky_profile(eight, ClassContext(), PARAMS) == ()
+    even = _area_answers("cls-ma", COMP_A, 6, 12) + _area_answers("cls-sc", COMP_B, 6, 12)
     assert pl.spiky_profile(even, ClassContext(), PARAMS) == ()
+    # A 12-point gap is noise on a dozen answers.
+    near = _area_answers("cls-ma", COMP_A, 9, 12) + _area_answers("cls-sc", COMP_B, 6, 12)
+    assert pl.spiky_profile(near, ClassContext(), PARAMS) == ()
+
+
+def test_profiles_spiky_at_the_class_average_is_not_standing_out() -> None:
+    facts = _area_answers("cls-ma", COMP_A, 16, 20) + _area_answers("cls-sc", COMP_B, 8, 20)
+    at_class = pl.spiky_profile(facts, ClassContext(area_means={"cls-ma": 0.8}), PARAMS)
+    higher = next(s for s in at_class if s.kind == "higher")
+    assert not higher.above_class  # 80% in a class that averages 80%
+    text = _kinds(facts, ClassContext(area_means={"cls-ma": 0.8}))["area_higher"]
+    assert "is their strongest area" in text and "stands out" not in text
+    above = _kinds(facts, ClassContext(area_means={"cls-ma": 0.6}))["area_higher"]
+    assert above.startswith("Year 8 Maths stands out: 80% right over 20 answers")
 
 
 # -- 3. interests --------------------------------------------------------------------------------
@@ -291,14 +310,14 @@ def test_profiles_social_peers_named_and_counted() -> None:
         ("{{name:usr-p1}}", 2), ("{{name:usr-p2}}", 1),
     ]  # fmt: skip
     assert [render_people(p.name, NAMES) for p in social.peers] == ["Ana Silva", "Ben Otieno"]
-    assert social.shared_statements == 2 and not social.isolated
+    assert social.shared_statements == 2 and not social.alone_while_peers_pair
 
 
-def test_profiles_social_isolation_only_when_classmates_work_together() -> None:
+def test_profiles_social_working_alone_only_when_classmates_work_together() -> None:
     alone = [fact("completed", at(d)) for d in (5, 3, 1)]
-    assert pl.social(alone, ClassContext(typical_peers=3), PARAMS).isolated
-    assert not pl.social(alone, ClassContext(typical_peers=0), PARAMS).isolated
-    assert not pl.social([], ClassContext(typical_peers=3), PARAMS).isolated
+    assert pl.social(alone, ClassContext(typical_peers=3), PARAMS).alone_while_peers_pair
+    assert not pl.social(alone, ClassContext(typical_peers=0), PARAMS).alone_while_peers_pair
+    assert not pl.social([], ClassContext(typical_peers=3), PARAMS).alone_while_peers_pair
 
 
 # -- 8. where and when ---------------------------------------------------------------------------
@@ -309,10 +328,23 @@ def test_profiles_where_when_tools_and_outside_school_hours() -> None:
         fact("completed", at(4, 19), tool="reader"),  # evening
         fact("completed", at(0, 11), tool="reader"),  # Sunday: weekend
     ]
-    ww = pl.where_when(facts)
+    ww = pl.where_when(facts, PARAMS)
     assert [(t.tool, t.statements) for t in ww.tools] == [("lms", 2), ("reader", 2)]
     assert (ww.outside_hours, ww.outside_share, ww.weekend) == (3, 0.75, 1)
     assert ww.evidence_ids == tuple(f.statement_id for f in facts[1:])
+    assert (ww.chosen, ww.chosen_outside_hours) == (0, 0)  # all of it was assigned
+
+
+def test_profiles_where_when_is_on_the_schools_clock() -> None:
+    """07:30 UTC on a Tuesday is 08:30 in Paris (in school) and 02:30 in Chicago (outside)."""
+    tuesday = fact("completed", at(5, 7.5), optional=True)
+    paris = replace(PARAMS, timezone="Europe/Paris")
+    chicago = replace(PARAMS, timezone="America/Chicago")
+    assert pl.where_when([tuesday], PARAMS).outside_hours == 1  # before 08:00 UTC
+    assert pl.where_when([tuesday], paris).outside_hours == 0
+    assert pl.where_when([tuesday], chicago).chosen_outside_hours == 1
+    late_start = replace(paris, school_start=time(9, 0))
+    assert pl.where_when([tuesday], late_start).outside_hours == 1
 
 
 # -- 9. adult connection -------------------------------------------------------------------------
@@ -392,6 +424,30 @@ def test_profiles_class_context_compares_with_classmates_only() -> None:
     assert ctx["c"].area_means == {} and ctx["c"].typical_peers == 0.0
 
 
+def test_profiles_not_started_counts_only_competencies_of_the_students_own_classes() -> None:
+    """A student with no Maths class once got four Maths competencies "not started": a
+    classmate in English also takes Maths, and their Maths work leaked into the universe."""
+    students = [
+        Student("english-only", "E", ("cls-en",)),
+        Student("both", "B", ("cls-en", "cls-ma")),
+    ]
+    facts = {
+        "english-only": _area_answers("cls-en", COMP_B, 5, 6),
+        "both": _area_answers("cls-ma", COMP_A, 5, 6) + _area_answers("cls-en", COMP_B, 4, 6),
+    }
+    ctx = build_class_contexts(students, facts)
+    assert ctx["english-only"].competency_universe == (COMP_B,)
+    assert ctx["both"].competency_universe == tuple(sorted((COMP_A, COMP_B)))
+    built = build_profile(students[0], facts["english-only"], ctx["english-only"], PARAMS)
+    assert built.count("not_started") == 0
+
+
+def test_profiles_evidence_counts_are_real_not_capped_at_twenty() -> None:
+    readings = [_reading(f"Book {i}", "volcanoes", 1 + i / 10) for i in range(45)]
+    p = profile([*readings, checkin(1)])
+    assert p.interests[0].activities == 45 and len(p.interests[0].evidence_ids) == 45
+
+
 # -- the whole profile ---------------------------------------------------------------------------
 def _rich_facts() -> list[ActivityFact]:
     return [
@@ -442,8 +498,41 @@ def test_profiles_starters_checkin_ranks_first_when_it_fires() -> None:
 def test_profiles_starters_no_checkin_at_all() -> None:
     starters = build_starters(profile([fact("completed", at(1), object_name="Week 4 module")]))
     assert starters[0].kind == "checkin"
-    assert starters[0].text.startswith("No logged check-in with an adult in the last 14 days")
+    # Never is said as never: louder than "not in the last 14 days".
+    assert starters[0].text.startswith("No adult has logged a check-in with them, ever")
     assert starters[0].evidence_ids  # what they did meanwhile
+
+
+def test_profiles_starters_at_most_two_concerns_and_a_strength_when_one_fires() -> None:
+    """A disengaging student once got five deficit prompts and no strength."""
+    from dagster_project.profiles.starters import (
+        CONCERN_KINDS,
+        MAX_CONCERNS,
+        STRENGTH_KINDS,
+        _balanced,
+    )
+
+    concerns = [(k, "d", f"{k} text", ("e",)) for k in sorted(CONCERN_KINDS)]
+    strength = ("voice", "voice", "voice text", ("e",))
+    picked = _balanced([("checkin", "adult_connection", "c", ("e",)), *concerns, strength])
+    kinds = [c[0] for c in picked]
+    assert kinds[0] == "checkin" and "voice" in kinds
+    assert sum(k in CONCERN_KINDS for k in kinds) == MAX_CONCERNS == 2
+    full = _balanced([("checkin", "a", "c", ("e",)), *concerns[:2], *[
+        (k, "d", k, ("e",)) for k in ("outside_hours", "last_activity", "practising")
+    ], strength])  # fmt: skip
+    assert len(full) == MAX_STARTERS and full[-1][0] == "voice" and full[0][0] == "checkin"
+    assert not _balanced([c for c in concerns[:1]])[1:]  # nothing invented
+    assert STRENGTH_KINDS.isdisjoint(CONCERN_KINDS)
+
+
+def test_profiles_starter_kinds_and_stored_fields_are_observations_not_labels() -> None:
+    from dagster_project.profiles.starters import PRIORITY
+
+    labels = ("struggl", "isolat", "weak", "risk", "lazy", "misconception", "strength")
+    assert not [k for k in PRIORITY if any(word in k for word in labels)]
+    stored = pl.profile_to_json(profile(_rich_facts()))
+    assert not [word for word in ("isolated", '"strength"', '"struggle"') if word in stored]
 
 
 def test_profiles_starters_recent_checkin_does_not_fire() -> None:
@@ -471,7 +560,7 @@ def test_profiles_starters_misconception_template() -> None:
         answer(False, at(d), object_id="q1", object_name="Question 1: exponents", response="b")
         for d in (6, 5, 3)
     ]
-    text = _kinds([*facts, checkin(1)])["misconception"]
+    text = _kinds([*facts, checkin(1)])["repeated_answer"]
     assert text == (
         'Gave the same answer "b" three times on "Question 1: exponents" (MA.8.EE.1): '
         "ask them to talk you through how they got there."
@@ -480,14 +569,14 @@ def test_profiles_starters_misconception_template() -> None:
 
 def test_profiles_starters_isolation_template() -> None:
     facts = [fact("completed", at(d)) for d in (5, 3, 1)] + [checkin(1)]
-    text = _kinds(facts, ClassContext(typical_peers=2))["isolation"]
+    text = _kinds(facts, ClassContext(typical_peers=2))["worked_alone"]
     assert text.startswith("Worked on their own in all 3 logged actions since Sun 4 Oct")
     assert text.endswith("ask who they would like to team up with.")
 
 
 @pytest.mark.parametrize(
     ("rising", "kind", "word"),
-    [(True, "trend_rising", "climbed"), (False, "trend_falling", "slipped")],
+    [(True, "scores_rising", "climbed"), (False, "scores_falling", "slipped")],
 )
 def test_profiles_starters_trend_templates(rising: bool, kind: str, word: str) -> None:
     text = _kinds([*_trend_facts(rising), checkin(1)])[kind]
@@ -496,13 +585,13 @@ def test_profiles_starters_trend_templates(rising: bool, kind: str, word: str) -
 
 
 def test_profiles_starters_spike_templates() -> None:
-    facts = _area_answers("cls-ma", COMP_A, 9, 10) + _area_answers("cls-sc", COMP_B, 3, 10)
+    facts = _area_answers("cls-ma", COMP_A, 18, 20) + _area_answers("cls-sc", COMP_B, 6, 20)
     kinds = _kinds([*facts, checkin(1)], ClassContext(area_means={"cls-ma": 0.6}))
-    assert kinds["strength"] == (
-        "Year 8 Maths stands out: 90% right over 10 answers (their own 60%, class 60%): "
+    assert kinds["area_higher"] == (
+        "Year 8 Maths stands out: 90% right over 20 answers (their own 60%, class 60%): "
         "ask them to explain how they approach it."
     )
-    assert kinds["struggle"].startswith("Year 8 Science is where answers dip: 30% right over 10")
+    assert kinds["area_lower"].startswith("Year 8 Science is where answers dip: 30% right over 20")
 
 
 def test_profiles_starters_comeback_template() -> None:
@@ -526,7 +615,7 @@ def test_profiles_starters_supports_templates() -> None:
         in _kinds([*rapid, checkin(1)])["rapid_mastery"]
     )
     left = [fact("launched", at(d), object_id=f"a{d}", object_name=f"Task {d}") for d in (6, 5, 4)]
-    assert _kinds([*left, checkin(1)])["abandoned"] == (
+    assert _kinds([*left, checkin(1)])["unfinished"] == (
         'Started "Task 4" and two other activities without finishing: ask what made them stop.'
     )
     short = [fact("played", at(d, 19), duration_s=40, object_id=f"v{d}") for d in (6, 4, 2)]
@@ -537,9 +626,9 @@ def test_profiles_starters_supports_templates() -> None:
 
 def test_profiles_starters_voice_peers_and_outside_hours_templates() -> None:
     facts = [
-        fact("asked", at(3, 19), object_name="Question about stars", tool="forum"),
-        fact("commented", at(2, 19), peer_ids=("usr-p1", "usr-p2"), tool="forum"),
-        fact("commented", at(1, 20), peer_ids=("usr-p1",), tool="forum"),
+        fact("asked", at(3, 19), object_name="Question about stars", tool="forum", optional=True),
+        fact("commented", at(2, 19), peer_ids=("usr-p1", "usr-p2"), tool="forum", optional=True),
+        fact("commented", at(1, 20), peer_ids=("usr-p1",), tool="forum", optional=True),
         checkin(1),
     ]
     kinds = _kinds(facts)
@@ -555,9 +644,16 @@ def test_profiles_starters_voice_peers_and_outside_hours_templates() -> None:
         "Worked with Ana and Ben in two activities: ask how the group shares the work."
     )
     assert kinds["outside_hours"] == (
-        "Did 100% of their logged work outside school hours, mostly in the forum app: "
-        "ask when and where they like to learn."
+        "Chose three optional activities outside school hours (3 of the 3 they picked), "
+        "mostly in the forum app: ask when and where they like to learn."
     )
+
+
+def test_profiles_starters_assigned_homework_in_the_evening_is_no_preference() -> None:
+    homework = [fact("completed", at(d, 19), tool="lms") for d in (4, 3, 2, 1)]
+    assert "outside_hours" not in _kinds([*homework, checkin(1)])
+    chosen = [fact("viewed", at(d, 20), tool="reader", optional=True) for d in (4, 3, 2)]
+    assert "outside_hours" in _kinds([*homework, *chosen, checkin(1)])
 
 
 def test_profiles_starters_fallbacks_fill_to_three_with_evidence() -> None:
@@ -938,3 +1034,15 @@ def test_profiles_person_keys_match_the_stream_pseudonyms() -> None:
         ("mbox", actor_key({"mbox": "mailto:sam.lee@school.test"}, key)),
         ("account", actor_key({"account": {"homePage": "https://lms.test", "name": "s0001"}}, key)),
     }
+
+
+def test_profiles_competency_names_come_from_the_case_package() -> None:
+    from dagster_project.profiles.case import competency_names
+    from pipelines import simulator
+
+    school = simulator.generate_school(simulator.SimConfig(seed=1, students=4))
+    names = competency_names(simulator.case_package(school))
+    comp = simulator.competencies_for(school.classes[0].subject)[0]
+    assert names[comp.uri] == comp.short  # the abbreviated statement, not the code
+    assert comp.code not in names.values()
+    assert competency_names({"CFItems": [{"uri": "u", "humanCodingScheme": "X.1"}]}) == {}
