@@ -10,6 +10,9 @@ Three things live here and nowhere else:
   reaches Kafka, the analytics tables or a dashboard. Only teachers of that student read it.
 * **Starter feedback**: a teacher's "used" or "not accurate" on a conversation starter, which
   the next profile build reads.
+* **Reflection questions**: a teacher asks a class or one student a question; each student
+  answers privately, and their teachers reply. The text stays here (what a child writes can
+  name other children); the pipeline only learns that the student reflected.
 
 Every row carries ``org``, the school, so one school's records are never read for another.
 """
@@ -21,8 +24,21 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Column, DateTime, Engine, String, Table, Text, delete, insert, select
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    delete,
+    insert,
+    or_,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 
 from warehouse.client_store import _dummy_hash, hash_secret, verify_secret
@@ -63,7 +79,79 @@ FEEDBACK = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+QUESTIONS = Table(
+    "app_questions",
+    METADATA,
+    Column("id", String(36), primary_key=True),
+    Column("org", String(200), nullable=False, index=True),
+    Column("author_id", String(200), nullable=False),
+    # Exactly one of the two: a whole class, or one student.
+    Column("class_id", String(200), nullable=True, index=True),
+    Column("student_id", String(200), nullable=True, index=True),
+    Column("text", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+ANSWERS = Table(
+    "app_answers",
+    METADATA,
+    Column("id", String(36), primary_key=True),
+    Column("org", String(200), nullable=False),
+    Column("question_id", String(36), nullable=False),
+    Column("student_id", String(200), nullable=False, index=True),
+    Column("text", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("question_id", "student_id", name="one_answer_per_student"),
+)
+
+REPLIES = Table(
+    "app_replies",
+    METADATA,
+    Column("id", String(36), primary_key=True),
+    Column("org", String(200), nullable=False),
+    Column("answer_id", String(36), nullable=False, index=True),
+    Column("author_id", String(200), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
 VERDICTS = ("used", "inaccurate")
+
+
+@dataclass(frozen=True)
+class Question:
+    """A reflection question, to a class (``class_id``) or to one student (``student_id``)."""
+
+    id: str
+    author_id: str
+    class_id: str | None
+    student_id: str | None
+    text: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Reply:
+    id: str
+    author_id: str
+    text: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A student's private answer, with their teachers' replies (oldest first)."""
+
+    id: str
+    question_id: str
+    student_id: str
+    text: str
+    created_at: datetime
+    replies: tuple[Reply, ...] = ()
+
+
+class AlreadyAnswered(ValueError):
+    """A student answers each question once."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +250,107 @@ class AppStore:
                 for r in rows
             ]
 
+    # -- reflection questions --------------------------------------------------------------------
+    def ask(
+        self,
+        author_id: str,
+        text: str,
+        *,
+        class_id: str | None = None,
+        student_id: str | None = None,
+    ) -> Question:
+        """A new question to a class or to one student (the caller checked the author may)."""
+        if (class_id is None) == (student_id is None):
+            raise ValueError("a question goes to one class or to one student")
+        question = Question(
+            str(uuid.uuid4()), author_id, class_id, student_id, text, datetime.now(UTC)
+        )
+        with self._engine.begin() as conn:
+            conn.execute(insert(QUESTIONS).values(org=self.org, **question.__dict__))
+        return question
+
+    def questions_for(self, student_id: str, class_ids: Iterable[str]) -> list[Question]:
+        """Questions a student is asked: to them, or to a class they are in; newest first."""
+        query = (
+            select(QUESTIONS)
+            .where(
+                QUESTIONS.c.org == self.org,
+                or_(
+                    QUESTIONS.c.student_id == student_id,
+                    QUESTIONS.c.class_id.in_(list(class_ids)),
+                ),
+            )
+            .order_by(QUESTIONS.c.created_at.desc())
+        )
+        with self._engine.connect() as conn:
+            return [_question(r) for r in conn.execute(query).mappings()]
+
+    def class_questions(self, class_id: str) -> list[Question]:
+        query = (
+            select(QUESTIONS)
+            .where(QUESTIONS.c.org == self.org, QUESTIONS.c.class_id == class_id)
+            .order_by(QUESTIONS.c.created_at.desc())
+        )
+        with self._engine.connect() as conn:
+            return [_question(r) for r in conn.execute(query).mappings()]
+
+    def question(self, question_id: str) -> Question | None:
+        query = select(QUESTIONS).where(QUESTIONS.c.org == self.org, QUESTIONS.c.id == question_id)
+        with self._engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return _question(row) if row else None
+
+    def answer(self, question_id: str, student_id: str, text: str) -> Answer:
+        answer = Answer(str(uuid.uuid4()), question_id, student_id, text, datetime.now(UTC))
+        fields = {k: v for k, v in answer.__dict__.items() if k != "replies"}
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(insert(ANSWERS).values(org=self.org, **fields))
+        except IntegrityError:
+            raise AlreadyAnswered("this question is already answered") from None
+        return answer
+
+    def answers(
+        self, *, student_ids: Iterable[str] | None = None, question_ids: Iterable[str] | None = None
+    ) -> list[Answer]:
+        """Answers (with replies) of these students or to these questions, oldest first."""
+        query = select(ANSWERS).where(ANSWERS.c.org == self.org)
+        if student_ids is not None:
+            query = query.where(ANSWERS.c.student_id.in_(list(student_ids)))
+        if question_ids is not None:
+            query = query.where(ANSWERS.c.question_id.in_(list(question_ids)))
+        with self._engine.connect() as conn:
+            rows = list(conn.execute(query.order_by(ANSWERS.c.created_at)).mappings())
+            ids = [r["id"] for r in rows]
+            replies: dict[str, list[Reply]] = {}
+            for r in conn.execute(
+                select(REPLIES)
+                .where(REPLIES.c.org == self.org, REPLIES.c.answer_id.in_(ids))
+                .order_by(REPLIES.c.created_at)
+            ).mappings():
+                replies.setdefault(r["answer_id"], []).append(
+                    Reply(r["id"], r["author_id"], r["text"], _utc(r["created_at"]))
+                )
+        return [
+            Answer(
+                r["id"],
+                r["question_id"],
+                r["student_id"],
+                r["text"],
+                _utc(r["created_at"]),
+                tuple(replies.get(r["id"], ())),
+            )
+            for r in rows
+        ]
+
+    def reply(self, answer_id: str, author_id: str, text: str) -> Reply:
+        reply = Reply(str(uuid.uuid4()), author_id, text, datetime.now(UTC))
+        with self._engine.begin() as conn:
+            conn.execute(
+                insert(REPLIES).values(org=self.org, answer_id=answer_id, **reply.__dict__)
+            )
+        return reply
+
     # -- starter feedback ------------------------------------------------------------------------
     def set_feedback(
         self, student_id: str, starter_kind: str, author_id: str, verdict: str
@@ -196,6 +385,17 @@ class AppStore:
                 if key not in out or out[key][0] < when:
                     out[key] = (when, r["verdict"])
         return {k: v for k, (_, v) in out.items()}
+
+
+def _question(r: Any) -> Question:
+    return Question(
+        id=r["id"],
+        author_id=r["author_id"],
+        class_id=r["class_id"],
+        student_id=r["student_id"],
+        text=r["text"],
+        created_at=_utc(r["created_at"]),
+    )
 
 
 def _utc(value: datetime) -> datetime:

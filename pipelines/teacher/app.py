@@ -16,7 +16,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,9 +33,14 @@ from pipelines.teacher import auth
 from pipelines.teacher.access import Viewer, viewer_from_roster
 from pipelines.teacher.card import TEMPLATES, card_context, jinja, load_card
 from pipelines.teacher.settings import TeacherSettings
-from pipelines.teacher.statements import CHECKIN_TOPICS, checkin_statement, voice_statement
+from pipelines.teacher.statements import (
+    CHECKIN_TOPICS,
+    checkin_statement,
+    reflection_statement,
+    voice_statement,
+)
 from pipelines.teacher.triage import NEEDS, rank_class
-from warehouse.app_store import AppStore
+from warehouse.app_store import AlreadyAnswered, AppStore
 from warehouse.client import Warehouse
 from warehouse.profile_store import ProfileStore
 from warehouse.settings import LrsStoreSettings, WarehouseSettings
@@ -53,6 +58,9 @@ SECURITY_HEADERS: Mapping[str, str] = {
     "Cache-Control": "no-store",  # children's data: never kept by a shared browser's cache
 }
 NOT_TALKED = "notalked"
+UNANSWERED = "unanswered"
+AWAITING = "awaiting"
+MAX_TEXT = 1000
 
 
 class NotSignedIn(Exception):
@@ -75,6 +83,10 @@ class Me:
         return full_name(self.person["given_name"], self.person["family_name"]) or str(
             self.person["username"]
         )
+
+
+class BadInput(Exception):
+    """A form the app cannot take as it is (the message says what to change)."""
 
 
 class LrsUnavailable(Exception):
@@ -167,6 +179,10 @@ def create_app(
             message="This page is not one you can open. Go back to your own pages.",
         )
 
+    @app.exception_handler(BadInput)
+    async def _bad_input(request: Request, exc: BadInput) -> Response:
+        return page(request, "error.html.j2", None, status=400, title="Not saved", message=str(exc))
+
     @app.exception_handler(LrsUnavailable)
     async def _lrs_down(request: Request, exc: LrsUnavailable) -> Response:
         log.warning("teacher_app_lrs_unavailable", error=str(exc))
@@ -196,9 +212,18 @@ def create_app(
             pairs = store.checkin_pairs(members)
             title = store.class_names().get(class_id, "Class")
         talked = {st for adult, st in pairs if adult == who.viewer.person_id}
+        questions = records.class_questions(class_id)
+        answers = records.answers(question_ids=[q.id for q in questions])
+        answered = {(a.question_id, a.student_id) for a in answers}
+        awaiting = {a.student_id for a in answers if not a.replies}
+        unanswered = {pid: sum((q.id, pid) not in answered for q in questions) for pid in members}
         rows = rank_class(list(profiles.values()), talked)
         if need == NOT_TALKED:
             rows = [r for r in rows if not r.talked_with_me]
+        elif need == UNANSWERED:
+            rows = [r for r in rows if unanswered.get(r.person_id)]
+        elif need == AWAITING:
+            rows = [r for r in rows if r.person_id in awaiting]
         elif need in NEEDS:
             rows = [r for r in rows if need in r.needs]
         return {
@@ -207,10 +232,64 @@ def create_app(
             "need": need,
             "not_talked": sum(1 for p in profiles if p not in talked),
             "missing": len(set(members) - set(profiles)),
+            "questions": [
+                {
+                    "text": q.text,
+                    "when": _local(q.created_at, tz),
+                    "answered": sum((q.id, pid) in answered for pid in members),
+                    "of": len(members),
+                }
+                for q in questions
+            ],
             "rows": [
-                {**asdict(r), "id": r.person_id, "name": _name(names, r.person_id)} for r in rows
+                {
+                    **asdict(r),
+                    "id": r.person_id,
+                    "name": _name(names, r.person_id),
+                    "unanswered": unanswered.get(r.person_id, 0),
+                    "awaiting_reply": r.person_id in awaiting,
+                }
+                for r in rows
             ],
         }
+
+    def reflections(who: Me, student_id: str) -> list[dict[str, Any]]:
+        """The questions a student was asked, each with their answer and the replies; for the
+        student themself or their teachers only (the caller checked)."""
+        with wh.session() as s:
+            store = ProfileStore(s)
+            classes = [c for c, r in store.enrollments_of(student_id) if r == "student"]
+            names = who.viewer.visible_names(store.people_names())
+        questions = records.questions_for(student_id, classes)
+        answers = {a.question_id: a for a in records.answers(student_ids=[student_id])}
+        out = []
+        for q in questions:
+            a = answers.get(q.id)
+            out.append(
+                {
+                    "id": q.id,
+                    "text": q.text,
+                    "when": _local(q.created_at, tz),
+                    "by": _name(names, q.author_id, "a teacher"),
+                    "to_class": q.class_id is not None,
+                    "answer": None
+                    if a is None
+                    else {
+                        "id": a.id,
+                        "text": a.text,
+                        "when": _local(a.created_at, tz),
+                        "replies": [
+                            {
+                                "text": r.text,
+                                "when": _local(r.created_at, tz),
+                                "by": _name(names, r.author_id, "a teacher"),
+                            }
+                            for r in a.replies
+                        ],
+                    },
+                }
+            )
+        return out
 
     def card_view(who: Me, student_id: str) -> dict[str, Any] | None:
         if not who.viewer.may_see_student(student_id):
@@ -330,7 +409,13 @@ def create_app(
     def class_page(request: Request, class_id: str, need: str = "") -> Any:
         who = me(request)
         view = class_view(who, class_id, need)
-        filters = [("", "Everyone"), *NEEDS.items(), (NOT_TALKED, "I have not talked with")]
+        filters = [
+            ("", "Everyone"),
+            *NEEDS.items(),
+            (NOT_TALKED, "I have not talked with"),
+            (UNANSWERED, "Has not answered"),
+            (AWAITING, "Waiting for a reply"),
+        ]
         return page(request, "class.html.j2", who, filters=filters, **view)
 
     @app.get("/students/{student_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -371,6 +456,7 @@ def create_app(
             topics=list(CHECKIN_TOPICS.items()),
             notes=notes,
             feedback=feedback,
+            reflections=reflections(who, student_id),
             **ctx,
         )
 
@@ -437,6 +523,91 @@ def create_app(
         request.session["flash"] = "Thank you: the next build takes this into account."
         return RedirectResponse(f"/students/{student_id}", status_code=303)
 
+    # -- routes: reflection questions ------------------------------------------------------------
+    def _text(text: str) -> str:
+        words = " ".join(text.split())
+        if not words or len(words) > MAX_TEXT:
+            raise BadInput(f"Write between 1 and {MAX_TEXT} characters.")
+        return words
+
+    @app.post("/classes/{class_id}/questions", include_in_schema=False)
+    def ask_class(
+        request: Request,
+        class_id: str,
+        text: str = Form(..., max_length=4000),
+        csrf: str = Form(""),
+    ) -> Any:
+        check_csrf(request, csrf)
+        who = me(request)
+        if not who.viewer.may_see_class(class_id):
+            raise Forbidden
+        records.ask(who.viewer.person_id, _text(text), class_id=class_id)
+        request.session["flash"] = "Question sent to the class. Each answer is private."
+        return RedirectResponse(f"/classes/{class_id}", status_code=303)
+
+    @app.post("/students/{student_id}/questions", include_in_schema=False)
+    def ask_student(
+        request: Request,
+        student_id: str,
+        text: str = Form(..., max_length=4000),
+        csrf: str = Form(""),
+    ) -> Any:
+        check_csrf(request, csrf)
+        who = me(request)
+        if who.viewer.is_student or not who.viewer.may_see_student(student_id):
+            raise Forbidden
+        records.ask(who.viewer.person_id, _text(text), student_id=student_id)
+        request.session["flash"] = "Question sent."
+        return RedirectResponse(f"/students/{student_id}", status_code=303)
+
+    @app.post("/students/{student_id}/answers/{answer_id}/replies", include_in_schema=False)
+    def reply(
+        request: Request,
+        student_id: str,
+        answer_id: str,
+        text: str = Form(..., max_length=4000),
+        csrf: str = Form(""),
+    ) -> Any:
+        check_csrf(request, csrf)
+        who = me(request)
+        if who.viewer.is_student or not who.viewer.may_see_student(student_id):
+            raise Forbidden
+        if not any(a.id == answer_id for a in records.answers(student_ids=[student_id])):
+            raise Forbidden  # not this student's answer
+        records.reply(answer_id, who.viewer.person_id, _text(text))
+        request.session["flash"] = "Reply sent."
+        return RedirectResponse(f"/students/{student_id}", status_code=303)
+
+    @app.post("/me/questions/{question_id}/answer", include_in_schema=False)
+    def answer_question(
+        request: Request,
+        question_id: str,
+        text: str = Form(..., max_length=4000),
+        csrf: str = Form(""),
+    ) -> Any:
+        check_csrf(request, csrf)
+        who = me(request)
+        if not who.viewer.is_student:
+            raise Forbidden
+        question = records.question(question_id)
+        mine = question is not None and (
+            question.student_id == who.viewer.person_id
+            or (question.class_id is not None and question.class_id in who.viewer.class_ids)
+        )
+        if not mine:
+            raise Forbidden
+        words = _text(text)
+        mine_answers = records.answers(student_ids=[who.viewer.person_id])
+        if any(a.question_id == question_id for a in mine_answers):
+            raise BadInput("You have answered this one already.")
+        send(reflection_statement(who.person, question_id, settings.activity_base))
+        try:
+            records.answer(question_id, who.viewer.person_id, words)
+        except AlreadyAnswered as exc:
+            raise BadInput("You have answered this one already.") from exc
+        request.session["flash"] = "Answer sent. Only your teachers can read it."
+        return RedirectResponse("/me", status_code=303)
+
     # -- routes: students ------------------------------------------------------------------------
     @app.get("/me", response_class=HTMLResponse, include_in_schema=False)
     def my_card(request: Request) -> Any:
@@ -446,7 +617,9 @@ def create_app(
         ctx = card_view(who, who.viewer.person_id)
         if ctx is None:
             ctx = {"name": who.name, "classes": "", "as_of_label": "", "dimensions": []}
-        return page(request, "me.html.j2", who, **ctx)
+        return page(
+            request, "me.html.j2", who, reflections=reflections(who, who.viewer.person_id), **ctx
+        )
 
     @app.post("/me/voice", include_in_schema=False)
     def add_voice(
@@ -501,6 +674,10 @@ def create_app(
         return {"built": True, **ctx}
 
     return app
+
+
+def _local(moment: datetime, tz: tzinfo) -> str:
+    return f"{moment.astimezone(tz):%a %d %b %H:%M}"
 
 
 def _name(names: Mapping[str, tuple[str, str]], person_id: str, fallback: str = "a student") -> str:

@@ -109,6 +109,24 @@ def voice_statement(
     return statement
 
 
+def reflection_statement(
+    student: Mapping[str, Any], question_id: str, base: str, when: datetime | None = None
+) -> Json:
+    """The student answered a reflection question. The answer itself is not in it: it stays in
+    the app, for the student's teachers only (what a child writes can name other children)."""
+    return {
+        "id": str(uuid.uuid4()),
+        "actor": agent(student),
+        "verb": {"id": Verbs.REFLECTED, "display": {"en-US": "answered a reflection question"}},
+        "object": {
+            "objectType": "Activity",
+            "id": f"{base.rstrip('/')}/reflection/{question_id}",
+            "definition": {"name": {"en-US": "A reflection question"}},
+        },
+        "timestamp": _iso(when),
+    }
+
+
 def _iso(when: datetime | None) -> str:
     moment = (when or datetime.now(UTC)).astimezone(UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -238,3 +238,57 @@ def test_the_json_api_is_in_the_openapi_schema(app: Any) -> None:
         "/api/classes/{class_id}",
         "/api/students/{student_id}",
     } <= set(paths)
+
+
+def test_reflection_routes_refuse_whoever_is_not_asked_or_not_teaching(
+    teacher: TestClient, student: TestClient, school: School, demo_run: DemoRun
+) -> None:
+    token_t = _csrf(teacher.get("/classes").text)
+    token_s = _csrf(student.get("/me").text)
+    taught = school.classes_of(school.teacher, "teacher")
+    mine = school.classes_of(school.student, "student")
+    me = school.pid(school.student)
+    # Students cannot ask; teachers cannot ask classes they do not teach or answer as students.
+    for cid in school.classes:
+        r = student.post(f"/classes/{cid}/questions", data={"text": "q?", "csrf": token_s})
+        assert r.status_code == 403
+    for cid in set(school.classes) - taught:
+        r = teacher.post(f"/classes/{cid}/questions", data={"text": "q?", "csrf": token_t})
+        assert r.status_code == 403
+    assert (
+        student.post(f"/students/{me}/questions", data={"text": "q?", "csrf": token_s}).status_code
+        == 403
+    )
+    # A question to a class the student is not in cannot be answered by them.
+    other = sorted((taught - mine) or (set(school.classes) - mine))
+    if other and other[0] in taught:
+        r = teacher.post(f"/classes/{other[0]}/questions", data={"text": "Other?", "csrf": token_t})
+        assert r.status_code == 303
+        page = teacher.get(f"/classes/{other[0]}").text
+        assert "Other?" in page
+    store = AppStore(
+        store_engine(LrsStoreSettings(url=f"sqlite:///{demo_run.data_dir / 'lrs.sqlite3'}")),
+        TeacherSettings().org,
+    )
+    foreign = [q for c in other for q in store.class_questions(c)]
+    for q in foreign:
+        r = student.post(f"/me/questions/{q.id}/answer", data={"text": "x", "csrf": token_s})
+        assert r.status_code == 403
+    assert (
+        student.post(
+            "/me/questions/not-a-question/answer", data={"text": "x", "csrf": token_s}
+        ).status_code
+        == 403
+    )
+    assert (
+        teacher.post(
+            "/me/questions/not-a-question/answer", data={"text": "x", "csrf": token_t}
+        ).status_code
+        == 403
+    )
+    # Replies only to an answer of that student.
+    some = sorted(school.students_in(taught))[0]
+    r = teacher.post(
+        f"/students/{some}/answers/not-an-answer/replies", data={"text": "x", "csrf": token_t}
+    )
+    assert r.status_code == 403

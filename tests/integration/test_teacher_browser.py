@@ -170,6 +170,51 @@ def test_student_sees_only_their_card_adds_a_goal_and_the_teacher_sees_it(
     assert goal in voice.inner_text()
 
 
+def test_a_reflection_question_is_answered_privately_and_answered_back(
+    served: Stack, browser: Any, demo_run: DemoRun
+) -> None:
+    teacher, student = demo_run.sign_in_names()
+    teacher_page = _page(browser)
+    _sign_in(teacher_page, served.app_url, teacher)
+    page = _page(browser, width=400)
+    _sign_in(page, served.app_url, student)
+    me = _api(page, served.app_url, "/api/me")
+    classes = _api(teacher_page, served.app_url, "/api/classes")
+    cls = next(
+        c["id"]
+        for c in classes
+        if any(r["id"] == me["person_id"] for r in
+               _api(teacher_page, served.app_url, f"/api/classes/{c['id']}")["rows"])
+    )  # fmt: skip
+    teacher_page.goto(f"{served.app_url}/classes/{cls}")
+    question = "What is something you are proud of this week?"
+    teacher_page.get_by_label("Question (each student answers privately").fill(question)
+    teacher_page.get_by_role("button", name="Send the question").click()
+    assert teacher_page.get_by_role("status").inner_text().startswith("Question sent")
+    assert "answered by 0 of" in teacher_page.locator("main").inner_text()
+    teacher_page.goto(f"{served.app_url}/classes/{cls}?need=unanswered")
+    assert teacher_page.locator("ol.roster > li").count() >= 1
+
+    page.goto(f"{served.app_url}/me")
+    page.get_by_label("Your answer").first.fill("I helped Sam with fractions.")
+    page.get_by_role("button", name="Send my answer").first.click()
+    assert page.get_by_role("status").inner_text().startswith("Answer sent")
+    assert "You answered: I helped Sam with fractions." in page.locator("main").inner_text()
+
+    teacher_page.goto(f"{served.app_url}/classes/{cls}?need=awaiting")
+    waiting = teacher_page.locator("ol.roster > li")
+    assert waiting.count() == 1 and "waiting for a reply" in waiting.inner_text()
+    teacher_page.goto(f"{served.app_url}/students/{me['person_id']}")
+    reflection = teacher_page.locator("section", has_text="Reflection")
+    assert "I helped Sam with fractions." in reflection.inner_text()
+    teacher_page.get_by_label("Reply to").first.fill("That was kind. Well done.")
+    teacher_page.get_by_role("button", name="Send the reply").first.click()
+    page.goto(f"{served.app_url}/me")
+    assert "replied: That was kind. Well done." in page.locator("main").inner_text()
+    teacher_page.goto(f"{served.app_url}/classes/{cls}?need=awaiting")
+    assert teacher_page.locator("ol.roster > li", has_text="waiting for a reply").count() == 0
+
+
 def test_a_student_opening_another_students_card_gets_403(
     served: Stack, browser: Any, demo_run: DemoRun
 ) -> None:
