@@ -112,7 +112,10 @@ def roster(
         ]
         for u in bundle.users
     ]
-    classes = [[c.sourced_id, c.title, c.subjects, c.school_id] for c in bundle.classes]
+    classes = [
+        [c.sourced_id, c.title, c.subjects, c.school_id, c.class_type or "scheduled"]
+        for c in bundle.classes
+    ]
     enrollments = [
         [e.sourced_id, e.class_id, e.user_id, e.role, e.primary] for e in bundle.enrollments
     ]
@@ -246,6 +249,7 @@ def load_inputs(store: ProfileStore, profile: ProfileResource) -> ProfileInputs:
         Student(
             person_id=r["person_id"],
             class_ids=tuple(r["class_ids"]),
+            home_base_id=r["home_base_id"],
         )
         for r in store.students()
     ]

@@ -88,6 +88,9 @@ class ClassRow(_Row):
 
     title: str = Field(min_length=1)
     school_id: str = Field(default="", alias="schoolSourcedId")
+    # ``homeroom`` (a tutor group: its primary teacher is the students' home base) or
+    # ``scheduled``.
+    class_type: str = Field(default="scheduled", alias="classType")
     subjects: list[str] = Field(default_factory=list)
     term_ids: list[str] = Field(default_factory=list, alias="termSourcedIds")
 

@@ -903,6 +903,43 @@ def roster_rows(school: School) -> dict[str, list[dict[str, str]]]:
                 "periods": str(cls.period),
             }
         )
+    # Tutor groups (classType homeroom): each teacher is the home base of a share of the
+    # students, round-robin by sourcedId. They carry no subject and no statements.
+    teachers = sorted(school.teachers, key=lambda t: t.sourced_id)
+    students = sorted(school.students, key=lambda u: u.sourced_id)
+    for i, teacher in enumerate(teachers):
+        hr = f"hr-8{chr(ord('a') + i)}"
+        rows["classes.csv"].append(
+            {
+                "sourcedId": hr,
+                "title": f"Tutor group 8{chr(ord('A') + i)}",
+                "grades": "08",
+                "courseSourcedId": "",
+                "classCode": hr.upper(),
+                "classType": "homeroom",
+                "location": "",
+                "schoolSourcedId": org.sourced_id,
+                "termSourcedIds": ses.sourced_id,
+                "subjects": "",
+                "periods": "",
+            }
+        )
+        members = [(teacher, "teacher", True)] + [
+            (u, "student", False) for u in students[i :: len(teachers)]
+        ]
+        for user, role, primary in members:
+            rows["enrollments.csv"].append(
+                {
+                    "sourcedId": f"enr-{hr}-{user.sourced_id}",
+                    "classSourcedId": hr,
+                    "schoolSourcedId": org.sourced_id,
+                    "userSourcedId": user.sourced_id,
+                    "role": role,
+                    "primary": "true" if primary else "false",
+                    "beginDate": ses.start_date.isoformat(),
+                    "endDate": ses.end_date.isoformat(),
+                }
+            )
     for user in school.users:
         user_ids = f"{{lms:{user.username}}}"
         if user.role == "student":

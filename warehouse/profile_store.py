@@ -28,7 +28,7 @@ COMPETENCY_TYPES: Final = tuple(sorted(tables.COMPETENCY_TYPES))
 ROSTER_USER_COLUMNS: Final = (
     "sourced_id", "role", "username", "given_name", "family_name", "email", "user_ids", "enabled",
 )  # fmt: skip
-ROSTER_CLASS_COLUMNS: Final = ("sourced_id", "title", "subjects", "school_id")
+ROSTER_CLASS_COLUMNS: Final = ("sourced_id", "title", "subjects", "school_id", "class_type")
 ROSTER_ENROLLMENT_COLUMNS: Final = ("sourced_id", "class_id", "user_id", "role", "is_primary")
 PERSON_KEY_COLUMNS: Final = ("person_id", "actor_key", "ifi_type")
 STUDENT_ACTIVITY_COLUMNS: Final = (
@@ -114,8 +114,9 @@ class ProfileStore:
         self.wh.replace_all("person_keys", rows, PERSON_KEY_COLUMNS)
 
     def students(self) -> list[dict[str, Any]]:
-        """Roster students with their display name and the classes they are enrolled in."""
-        return self.wh.query_dicts(
+        """Roster students with their display name, the classes they are enrolled in, and
+        their home base (``home_base_id``: the primary teacher of their homeroom, or '')."""
+        rows = self.wh.query_dicts(
             "SELECT u.sourced_id AS person_id, u.given_name AS given_name, "
             "u.family_name AS family_name, u.username AS username, "
             "arraySort(groupArrayIf(e.class_id, e.class_id != '')) AS class_ids "
@@ -125,6 +126,21 @@ class ProfileStore:
             "GROUP BY u.sourced_id, u.given_name, u.family_name, u.username "
             "ORDER BY person_id"
         )
+        homes = dict(
+            self.wh.query(
+                "SELECT s.user_id, min(t.user_id) FROM "
+                "(SELECT class_id, user_id FROM $db.roster_enrollments FINAL "
+                "WHERE role = 'student') AS s "
+                "INNER JOIN (SELECT class_id, user_id FROM $db.roster_enrollments FINAL "
+                "WHERE role = 'teacher' AND is_primary) AS t ON t.class_id = s.class_id "
+                "INNER JOIN (SELECT sourced_id FROM $db.roster_classes FINAL "
+                "WHERE class_type = 'homeroom') AS c ON c.sourced_id = s.class_id "
+                "GROUP BY s.user_id"
+            )
+        )
+        for row in rows:
+            row["home_base_id"] = homes.get(row["person_id"], "")
+        return rows
 
     def people_names(self) -> dict[str, tuple[str, str]]:
         """Roster id -> (given name, family name) of every roster person, read when a card is

@@ -14,7 +14,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Final, TypeVar
 from zoneinfo import ZoneInfo
@@ -187,6 +187,7 @@ class Student:
     person_id: str
     display_name: str = ""
     class_ids: tuple[str, ...] = ()
+    home_base_id: str = ""  # the primary teacher of their homeroom (OneRoster), '' if none
 
 
 @dataclass(frozen=True)
@@ -398,6 +399,7 @@ class AdultConnection:
     window_days: int
     flag: bool
     evidence_ids: tuple[str, ...]
+    home_base: str = ""  # {{name:<sourcedId>}} of their homeroom teacher, '' when none
 
 
 @dataclass(frozen=True)
@@ -1011,7 +1013,10 @@ def build_profile(
         voice=voice(recent),
         social=social(recent, ctx, params),
         where_when=where_when(recent, params),
-        adult=adult_connection(upto, params),
+        adult=replace(
+            adult_connection(upto, params),
+            home_base=name_token(student.home_base_id) if student.home_base_id else "",
+        ),
         supports=supports(recent, states, params),
         recent=tuple(
             RecentActivity(f.statement_id, _utc(f.timestamp), f.verb, f.object_name, f.tool)

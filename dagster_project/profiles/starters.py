@@ -151,10 +151,8 @@ def _checkin(p: StudentProfile) -> Candidate | None:
     if not a.flag:
         return None
     if a.last_checkin is None:
-        text = (
-            "No adult has logged a check-in with them, ever: "
-            "a two-minute hello could open the door."
-        )
+        home = f" {a.home_base}, their home base, could start" if a.home_base else " Start"
+        text = f"No adult has logged a check-in with them, ever.{home} with a two-minute hello."
     else:
         who = f" with {a.by_name}" if a.by_name else ""
         text = (

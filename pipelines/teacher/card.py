@@ -318,9 +318,12 @@ def profile_lines(profile: StudentProfile) -> list[ProfileLine]:
         if a.last_checkin
         else "no check-in logged"
     )
+    home = f" · home base: {a.home_base}" if a.home_base else ""
     dim(
         "Adult connection",
-        last + (f" · FLAG: none in {a.window_days} days" if a.flag else ""),
+        (last if a.last_checkin else "no adult check-in logged, ever")
+        + (f" · FLAG: none in {a.window_days} days" if a.flag and a.last_checkin else "")
+        + home,
         a.evidence_ids,
     )
     sp = p.supports

@@ -395,7 +395,14 @@ def test_dagster_materializations_carry_row_counts_and_previews(built: Built) ->
 # -- roster and identity ---------------------------------------------------------------------------
 def test_dagster_roster_and_person_keys(built: Built) -> None:
     counts = built.store_query(lambda st: st.counts())
-    assert counts["roster_users"] == 7 and counts["roster_classes"] == 2
+    # Two scheduled classes and the one teacher's tutor group (classType homeroom).
+    assert counts["roster_users"] == 7 and counts["roster_classes"] == 3
+    students = built.store_query(lambda st: st.students())
+    assert {s["home_base_id"] for s in students} == {built.teacher.sourced_id}
+    profile = profile_from_json(
+        built.store_query(lambda st: st.profile_json())[students[0]["person_id"]]
+    )
+    assert profile.adult.home_base == f"{{{{name:{built.teacher.sourced_id}}}}}"
     # Each person: the school mbox plus an account on each of the two default homePages.
     assert counts["person_keys"] == 7 * 3
 

@@ -500,7 +500,20 @@ def test_profiles_starters_no_checkin_at_all() -> None:
     assert starters[0].kind == "checkin"
     # Never is said as never: louder than "not in the last 14 days".
     assert starters[0].text.startswith("No adult has logged a check-in with them, ever")
+    assert "home base" not in starters[0].text  # no homeroom in the roster: nobody named
     assert starters[0].evidence_ids  # what they did meanwhile
+
+
+def test_profiles_never_checked_in_names_the_home_base_adult() -> None:
+    facts = [fact("completed", at(1), object_name="Week 4 module")]
+    homed = replace(STUDENT, home_base_id="usr-t1")
+    p = build_profile(homed, facts, ClassContext(), PARAMS)
+    assert p.adult.home_base == "{{name:usr-t1}}"
+    text = build_starters(p)[0].text
+    assert render_people(text, NAMES) == (
+        "No adult has logged a check-in with them, ever. Kwame Kim, their home base, could "
+        "start with a two-minute hello."
+    )
 
 
 def test_profiles_starters_at_most_two_concerns_and_a_strength_when_one_fires() -> None:

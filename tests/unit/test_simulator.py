@@ -435,7 +435,9 @@ def test_simulator_roster_referential_integrity(roster_dir: Path, cfg: sim.SimCo
     user_ids = {u["sourcedId"]: u for u in users}
     assert len(orgs) == 1
     assert len(sessions) == 1
-    assert len(classes) == cfg.classes
+    scheduled = [c for c in classes if c["classType"] == "scheduled"]
+    homerooms = [c for c in classes if c["classType"] == "homeroom"]
+    assert len(scheduled) == cfg.classes and len(homerooms) == cfg.teachers
     assert sum(u["role"] == "teacher" for u in users) == cfg.teachers
     assert sum(u["role"] == "student" for u in users) == cfg.students
     assert len({u["email"] for u in users}) == len(users)
@@ -443,6 +445,7 @@ def test_simulator_roster_referential_integrity(roster_dir: Path, cfg: sim.SimCo
     for c in classes:
         assert c["schoolSourcedId"] in orgs
         assert c["termSourcedIds"] in sessions
+    for c in scheduled:  # a tutor group is no course
         assert c["courseSourcedId"] in courses
     for u in users:
         assert u["orgSourcedIds"] in orgs
@@ -452,15 +455,33 @@ def test_simulator_roster_referential_integrity(roster_dir: Path, cfg: sim.SimCo
         assert e["userSourcedId"] in user_ids
         assert e["schoolSourcedId"] in orgs
         assert e["role"] == user_ids[e["userSourcedId"]]["role"]
-    per_student = Counter(e["userSourcedId"] for e in enrollments if e["role"] == "student")
+    homeroom_ids = {c["sourcedId"] for c in homerooms}
+    per_student = Counter(
+        e["userSourcedId"]
+        for e in enrollments
+        if e["role"] == "student" and e["classSourcedId"] not in homeroom_ids
+    )
     assert set(per_student) == {u["sourcedId"] for u in users if u["role"] == "student"}
     assert set(per_student.values()) <= {2, 3}
+    # Every student has exactly one tutor group: one home base adult.
+    home = Counter(
+        e["userSourcedId"]
+        for e in enrollments
+        if e["role"] == "student" and e["classSourcedId"] in homeroom_ids
+    )
+    assert set(home) == set(per_student) and set(home.values()) == {1}
 
 
 def test_simulator_each_teacher_leads_a_class(roster_dir: Path) -> None:
     enrollments = _read_csv(roster_dir / "enrollments.csv")
     users = _read_csv(roster_dir / "users.csv")
-    primaries = [e for e in enrollments if e["role"] == "teacher" and e["primary"] == "true"]
+    primaries = [
+        e
+        for e in enrollments
+        if e["role"] == "teacher"
+        and e["primary"] == "true"
+        and not e["classSourcedId"].startswith("hr-")
+    ]
     teachers = {u["sourcedId"] for u in users if u["role"] == "teacher"}
     assert {e["userSourcedId"] for e in primaries} == teachers
     per_class = Counter(e["classSourcedId"] for e in primaries)
