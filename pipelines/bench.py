@@ -33,6 +33,9 @@ pipeline
      started on it, then p50/p99 over HTTP of GET by statementId, by agent + verb, and per page
      of a ``more`` walk (pages/s too); each next to the same read in-process through
      ``StatementStore`` (the warehouse alone), an empty embedded session and ``/xAPI/about``.
+  h. teacher app pages (:mod:`pipelines.bench_pages`): a class of 35 built by the worker's and
+     Dagster's own code, the app served in-process on the embedded engine; p50/p99 of the class
+     page and of a card over HTTP, next to ``/healthz`` (the goal: p99 < 50 ms).
 
 Prints a table (value, unit, the limit it is compared to and ``value / limit``) and writes the
 JSON to ``.bench/results.json``. Everything the bench starts is stopped again, also on errors
@@ -40,7 +43,7 @@ and Ctrl-C; a failed phase is reported (n/a in the table, ``errors`` in the JSON
 the temp folder with the logs is kept. Performance is measured here, never asserted in timed
 tests.
 
-``--only get`` (or ``kafka``, ``validation``, ``chdb``, ``pipeline``; repeatable or comma
+``--only get`` (or ``kafka``, ``validation``, ``chdb``, ``pipeline``, ``pages``; repeatable or comma
 separated) runs only those phases; ``--get-rows N`` sizes the GET phase's record.
 
 Tuning: ``--worker-env STREAM_BATCH_SIZE=4000`` passes settings to the worker;
@@ -76,7 +79,7 @@ from typing import Any
 import orjson
 from rich.console import Console
 
-from pipelines import bench_get
+from pipelines import bench_get, bench_pages
 from pipelines.bench_load import (
     Child,
     Item,
@@ -122,7 +125,7 @@ PARTITIONS = 3
 HMAC_KEY = "bench-only-pseudonym-key"
 SCRATCH_DB = "bench_limit"
 GET_PROCESSES = 2  # processes generating (and inserting) the GET phase's record
-PHASES = ("kafka", "validation", "chdb", "pipeline", "get")
+PHASES = ("kafka", "validation", "chdb", "pipeline", "get", "pages")
 # A phase that needs another one's output: chDB inserts the rows validation made.
 PHASE_NEEDS = {"chdb": ("validation",)}
 
@@ -662,6 +665,12 @@ class Bench:
                 self.add(measure)
         _say(self.measures, *bench_get.GET_LIMIT_KEYS, *bench_get.GET_PIPELINE_KEYS)
 
+    def pages(self) -> None:
+        """h. The teacher app's class page and card for a class of 35 (pipelines.bench_pages)."""
+        for measure in bench_pages.measure_pages(self.root / "pages", quick=self.opts.quick):
+            self.add(measure)
+        _say(self.measures, *bench_pages.PAGE_KEYS)
+
     @property
     def api_headers(self) -> dict[str, str]:
         token = base64.b64encode(f"bench-tool:{self.api_secret}".encode()).decode()
@@ -881,6 +890,7 @@ class Bench:
             "e2e_behind_kafka_p50",
             "e2e_rate",
             *bench_get.GET_PIPELINE_KEYS,
+            *bench_pages.PAGE_KEYS,
             "serial_model_rate",
         ]
         self.measures = {k: m[k] for k in order if k in m} | {
@@ -896,6 +906,8 @@ class Bench:
             ),
             "http_ingest_rate": ("kafka_produce_rate", "validation_rate"),
             "e2e_rate": ("chdb_insert_rate", "http_ingest_rate"),
+            "page_class_p99": ("page_floor_p99",),
+            "page_card_p99": ("page_floor_p99",),
             "http_single_p50": ("kafka_send_p50",),
             "http_single_p99": ("kafka_send_p99",),
             "serial_model_rate": ("validation_rate",),
@@ -1156,6 +1168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"g. GET latency: {opts.get_rows:,} statements in the record, GETs over HTTP",
                     bench.get_latency,
                 )
+            if "pages" in run:
+                bench.phase("h. teacher app: class page and card, class of 35", bench.pages)
         except KeyboardInterrupt:
             interrupted = True
             bench.errors.append("interrupted")

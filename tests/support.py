@@ -299,3 +299,15 @@ class DemoRun:
         m = re.search(r"sign in as the teacher (\S+) .* or the student (\S+),", self.stdout)
         assert m, self.stdout[-2000:]
         return m.group(1), m.group(2)
+
+
+def run_demo(data_dir: Path) -> DemoRun:
+    """``python -m pipelines demo`` into ``data_dir``, as a user starts it."""
+    run = subprocess.run(
+        [sys.executable, "-m", "pipelines", "demo", "--data-dir", str(data_dir)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return DemoRun(data_dir, run.returncode, run.stdout, run.stderr)

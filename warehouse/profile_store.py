@@ -399,28 +399,40 @@ class ProfileStore:
         ids = sorted({i for i in statement_ids if _is_uuid(i)})
         if not ids:
             return []
+        # The statements first (one narrow read), then only the people behind their keys: a
+        # join per person key over the whole roster cost more than both reads together.
         rows = self.wh.query_dicts(
-            "WITH people AS (SELECT k.actor_key AS actor_key, any(k.person_id) AS person_id, "
-            "any(if(trimBoth(concat(u.given_name, ' ', u.family_name)) != '', "
-            "trimBoth(concat(u.given_name, ' ', u.family_name)), u.username)) AS name "
-            "FROM (SELECT actor_key, person_id FROM $db.person_keys FINAL) AS k "
-            "LEFT JOIN (SELECT sourced_id, given_name, family_name, username "
-            "FROM $db.roster_users FINAL) AS u ON u.sourced_id = k.person_id "
-            "GROUP BY k.actor_key) "
-            "SELECT toString(s.id) AS id, s.timestamp AS timestamp, s.verb_id AS verb_id, "
-            "JSONExtractString(s.statement, 'verb', 'display', 'en-US') AS verb_display, "
-            "s.object_type AS object_type, s.object_id AS object_id, "
-            "if(s.object_name != '', s.object_name, o.name) AS object_name, "
-            "o.person_id AS object_person_id, a.person_id AS actor_person_id, "
-            "a.name AS actor_name, s.tool AS tool, s.score_scaled AS score_scaled, "
-            "s.success AS success, s.completion AS completion, s.duration_s AS duration_s, "
-            "s.response AS response "
-            "FROM (SELECT * FROM $db.statements FINAL WHERE id IN {ids:Array(UUID)}) AS s "
-            "LEFT JOIN people AS o ON o.actor_key = s.object_key AND s.object_key != '' "
-            "LEFT JOIN people AS a ON a.actor_key = s.actor_key "
-            "ORDER BY s.timestamp, id",
+            # (not ``AS id``: ClickHouse would read the alias, a String, in WHERE and ORDER BY)
+            "SELECT toString(id) AS sid, timestamp, verb_id, "
+            "JSONExtractString(statement, 'verb', 'display', 'en-US') AS verb_display, "
+            "object_type, object_id, object_name, object_key, actor_key, tool, score_scaled, "
+            "success, completion, duration_s, response "
+            "FROM $db.statements WHERE id IN {ids:Array(UUID)} "
+            "ORDER BY id, ingested_at DESC LIMIT 1 BY id",
             {"ids": ids},
         )
+        for row in rows:
+            row["id"] = row.pop("sid")
+        rows.sort(key=lambda r: (r["timestamp"], r["id"]))
+        keys = sorted(({r["actor_key"] for r in rows} | {r["object_key"] for r in rows}) - {""})
+        people: dict[str, tuple[str, str]] = {}
+        for key, pid, given, family, username in self.wh.query(
+            "SELECT k.actor_key, k.person_id, u.given_name, u.family_name, u.username "
+            "FROM (SELECT actor_key, any(person_id) AS person_id FROM $db.person_keys FINAL "
+            "WHERE actor_key IN {keys:Array(String)} GROUP BY actor_key) AS k "
+            "LEFT JOIN (SELECT sourced_id, given_name, family_name, username "
+            "FROM $db.roster_users FINAL) AS u ON u.sourced_id = k.person_id",
+            {"keys": keys},
+        ):
+            people[key] = (str(pid), " ".join(f"{given} {family}".split()) or str(username))
+        for row in rows:
+            actor = people.get(row.pop("actor_key"), ("", ""))
+            object_key = row.pop("object_key")
+            obj = people.get(object_key, ("", "")) if object_key else ("", "")
+            row["actor_person_id"], row["actor_name"] = actor
+            row["object_person_id"] = obj[0]
+            if not row["object_name"]:
+                row["object_name"] = obj[1]
         for row in rows:
             row["timestamp"] = _utc(row["timestamp"])
             display = row.pop("verb_display")

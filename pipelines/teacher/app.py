@@ -253,13 +253,10 @@ def create_app(
             ],
         }
 
-    def reflections(who: Me, student_id: str) -> list[dict[str, Any]]:
+    def reflections(view: CardView, student_id: str) -> list[dict[str, Any]]:
         """The questions a student was asked, each with their answer and the replies; for the
         student themself or their teachers only (the caller checked)."""
-        with wh.session() as s:
-            store = ProfileStore(s)
-            classes = [c for c, r in store.enrollments_of(student_id) if r == "student"]
-            names = who.viewer.visible_names(store.people_names())
+        names, classes = view.names, view.classes
         questions = records.questions_for(student_id, classes)
         answers = {a.question_id: a for a in records.answers(student_ids=[student_id])}
         out = []
@@ -291,17 +288,29 @@ def create_app(
             )
         return out
 
-    def card_view(who: Me, student_id: str) -> dict[str, Any] | None:
+    @dataclass
+    class CardView:
+        """What a card page reads, in one warehouse session: the card (None before the first
+        build), the names the reader may see, and the student's classes."""
+
+        ctx: dict[str, Any] | None
+        names: Mapping[str, tuple[str, str]]
+        classes: list[str]
+
+    def card_view(who: Me, student_id: str) -> CardView:
         if not who.viewer.may_see_student(student_id):
             raise Forbidden
         with wh.session() as s:
+            store = ProfileStore(s)
+            names = who.viewer.visible_names(store.people_names())
+            classes = [c for c, r in store.enrollments_of(student_id) if r == "student"]
             try:
-                card = load_card(ProfileStore(s), student_id, who.viewer.visible_names)
+                card = load_card(store, student_id, names)
             except KeyError:
-                return None
+                return CardView(None, names, classes)
         ctx = card_context(card, tz)
         ctx["never"] = card.profile.adult.last_checkin is None
-        return ctx
+        return CardView(ctx, names, classes)
 
     # -- writing through the LRS -----------------------------------------------------------------
     def send(statement: dict[str, Any]) -> None:
@@ -423,7 +432,8 @@ def create_app(
         who = me(request)
         if who.viewer.is_student:
             raise Forbidden  # a student's own card is /me, which speaks to them
-        ctx = card_view(who, student_id)
+        view = card_view(who, student_id)
+        ctx = view.ctx
         if ctx is None:
             return page(
                 request,
@@ -433,7 +443,7 @@ def create_app(
                 message="Nothing has been built for this student yet: no logged activity, "
                 "or the profiles have not been rebuilt since they joined.",
             )
-        names = who.viewer.visible_names(_names())
+        names = view.names
         notes = [
             {
                 "iso": n.created_at.isoformat(),
@@ -456,13 +466,9 @@ def create_app(
             topics=list(CHECKIN_TOPICS.items()),
             notes=notes,
             feedback=feedback,
-            reflections=reflections(who, student_id),
+            reflections=reflections(view, student_id),
             **ctx,
         )
-
-    def _names() -> dict[str, tuple[str, str]]:
-        with wh.session() as s:
-            return ProfileStore(s).people_names()
 
     @app.post("/students/{student_id}/checkins", include_in_schema=False)
     def log_checkin(
@@ -614,11 +620,10 @@ def create_app(
         who = me(request)
         if not who.viewer.is_student:
             raise Forbidden
-        ctx = card_view(who, who.viewer.person_id)
-        if ctx is None:
-            ctx = {"name": who.name, "classes": "", "as_of_label": "", "dimensions": []}
+        view = card_view(who, who.viewer.person_id)
+        ctx = view.ctx or {"name": who.name, "classes": "", "as_of_label": "", "dimensions": []}
         return page(
-            request, "me.html.j2", who, reflections=reflections(who, who.viewer.person_id), **ctx
+            request, "me.html.j2", who, reflections=reflections(view, who.viewer.person_id), **ctx
         )
 
     @app.post("/me/voice", include_in_schema=False)
@@ -667,8 +672,7 @@ def create_app(
     @app.get("/api/students/{student_id}", tags=["api"])
     def api_student(request: Request, student_id: str) -> dict[str, Any]:
         """A student's card: starters and dimensions, each with the statements behind it."""
-        who = me(request)
-        ctx = card_view(who, student_id)
+        ctx = card_view(me(request), student_id).ctx
         if ctx is None:
             return {"person_id": student_id, "built": False}
         return {"built": True, **ctx}

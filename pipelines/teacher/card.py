@@ -7,7 +7,7 @@ in derived tables. No Dagster import: the app reads what the Dagster assets buil
 """
 
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -419,15 +419,15 @@ def card_evidence_ids(profile: StudentProfile, starters: Sequence[Starter]) -> l
 def load_card(
     store: ProfileStore,
     person_id: str,
-    visible: Callable[[Mapping[str, tuple[str, str]]], Mapping[str, tuple[str, str]]] | None = None,
+    names: Mapping[str, tuple[str, str]] | None = None,
 ) -> Card:
     """The card of one student, read inside an open warehouse session.
 
     Args:
         store: the profile tables of an open session.
         person_id: the student.
-        visible: narrows the roster names the reader may see (the app passes the viewer's);
-            everyone else reads as "a classmate" or "an adult".
+        names: the roster names the reader may see (the app passes the viewer's), default
+            all of them; everyone else reads as "a classmate" or "an adult".
 
     Raises:
         KeyError: when the student has no profile (unknown id, or profiles not built yet).
@@ -446,9 +446,8 @@ def load_card(
         )
         for r in store.starters(person_id)
     )
-    names: Mapping[str, tuple[str, str]] = store.people_names()
-    if visible is not None:
-        names = visible(names)
+    if names is None:
+        names = store.people_names()
     profile = profile_from_json(text)
     evidence = evidence_from_rows(store.evidence_rows(card_evidence_ids(profile, starters)))
     class_names = store.class_names()

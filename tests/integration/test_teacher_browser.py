@@ -18,12 +18,19 @@ import pytest
 
 from pipelines.demo import DEMO_PASSWORD
 from pipelines.stack import Stack, free_port
-from support import PROJECT_ROOT, DemoRun
+from support import PROJECT_ROOT, DemoRun, run_demo
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = PROJECT_ROOT / ".data" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """A demo of this module's own: these tests write (check-ins, goals, answers), so the
+    session's shared demo school stays as the demo left it."""
+    return run_demo(tmp_path_factory.mktemp("browser-demo") / "demo")
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,12 @@ the deployment fails here, naming the service, the variable and the fields that 
 
 The grants are checked as a design, not as text: the LRS record (``lrp_record``, statements as
 received, with personal data) is readable by the LRS API and written by the worker, and no grant
-of Dagster's or the dashboards' users reaches it.
+of Dagster's, the teacher app's or the dashboards' users reaches it.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import json
 import re
@@ -28,6 +29,7 @@ from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -36,8 +38,9 @@ from pydantic_settings import BaseSettings
 from sqlalchemy.engine import make_url
 
 from dagster_project.resources import ProfileSettings
-from pipelines.lrs.settings import LrsSettings
-from pipelines.stack import ENV_PREFIXES
+from pipelines.lrs.settings import ClientConfig, LrsSettings
+from pipelines.stack import APP_CLIENT_KEY, ENV_PREFIXES, Stack
+from pipelines.teacher.settings import TeacherSettings
 from stream.settings import AccessSettings, KafkaSettings, PrivacySettings, StreamSettings
 from warehouse.blob_store import BlobSettings
 from warehouse.settings import LrsStoreSettings, WarehouseSettings
@@ -50,6 +53,8 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 DAGSTER_DEPLOY = ROOT / "deploy" / "dagster"
 CLICKHOUSE_USERS = ROOT / "deploy" / "clickhouse" / "users.d" / "lrp-users.xml"
 POSTGRES_INIT = ROOT / "deploy" / "postgres" / "init-databases.sh"
+PROFILE_STORE = ROOT / "warehouse" / "profile_store.py"
+TEACHER_PACKAGE = ROOT / "pipelines" / "teacher"
 
 # Every settings class that reads the environment of an app service: one per env prefix.
 SETTINGS_CLASSES: list[type[BaseSettings]] = [
@@ -62,6 +67,7 @@ SETTINGS_CLASSES: list[type[BaseSettings]] = [
     LrsStoreSettings,  # LRSDB_
     BlobSettings,  # BLOB_
     ProfileSettings,  # PROFILE_
+    TeacherSettings,  # TEACHER_
 ]
 OUR_PREFIXES = ENV_PREFIXES
 
@@ -73,19 +79,11 @@ APP_SERVICES = {
     "dagster-code",
     "dagster-webserver",
     "dagster-daemon",
+    "teacher-app",
 }
 EXPECTED_SERVICES = INFRA_SERVICES | APP_SERVICES
 DAGSTER_SERVICES = ("dagster-code", "dagster-webserver", "dagster-daemon")
 
-# Every service that talks to Kafka logs in as its own principal (stream/access.py).
-KAFKA_LOGIN = {
-    "KAFKA_BOOTSTRAP_SERVERS",
-    "KAFKA_SECURITY_PROTOCOL",
-    "KAFKA_SASL_MECHANISM",
-    "KAFKA_USERNAME",
-    "KAFKA_PASSWORD",
-}
-# What each app service cannot run without (beyond what the settings default to).
 # Every service that talks to ClickHouse logs in as its own user (CLICKHOUSE_USER/_PASSWORD).
 CLICKHOUSE_LOGIN = {"CLICKHOUSE_URL", "CLICKHOUSE_USER", "CLICKHOUSE_PASSWORD"}
 # Every service that talks to Kafka logs in as its own principal (stream/access.py).
@@ -121,6 +119,24 @@ REQUIRED_ENV: dict[str, set[str]] = {
     | {"KAFKA_WATERMARK_TOPIC", "PRIVACY_HMAC_KEY", "STREAM_APP_ID"},
     # PROFILE_ROSTER_DIR: the settings default (.data/roster) does not exist in the image.
     "dagster-code": CLICKHOUSE_LOGIN | {"PRIVACY_HMAC_KEY", "PROFILE_ROSTER_DIR"},
+    # TEACHER_SECRET_KEY: the default (a random key per process) signs everyone out on every
+    # restart; TEACHER_COOKIE_SECURE: the default (False) sends the session cookie in clear;
+    # TEACHER_LRS_URL: the default (loopback) is not the lrs-api container; LRSDB_URL: the
+    # default SQLite file would hold accounts and notes apart from the LRS's store.
+    "teacher-app": CLICKHOUSE_LOGIN
+    | {
+        "CLICKHOUSE_DATABASE",
+        "TEACHER_HOST",
+        "TEACHER_PORT",
+        "TEACHER_SECRET_KEY",
+        "TEACHER_COOKIE_SECURE",
+        "TEACHER_ORG",
+        "TEACHER_LRS_URL",
+        "TEACHER_LRS_KEY",
+        "TEACHER_LRS_SECRET",
+        "TEACHER_TIMEZONE",
+        "LRSDB_URL",
+    },
 }
 
 # Secrets: compose must refuse to start without them (${NAME:?...}); .env.example leaves them empty.
@@ -134,6 +150,7 @@ SECRETS = {
     "CH_WORKER_PASSWORD",
     "CH_DAGSTER_PASSWORD",
     "CH_DASHBOARDS_PASSWORD",
+    "CH_TEACHER_APP_PASSWORD",
     "PRIVACY_HMAC_KEY",
     "LRS_CLIENT_KEY",
     "LRS_CLIENT_SECRET",
@@ -142,6 +159,8 @@ SECRETS = {
     "DAGSTER_POSTGRES_PASSWORD",
     "S3_ACCESS_KEY_ID",
     "S3_SECRET_ACCESS_KEY",
+    "TEACHER_SECRET_KEY",
+    "TEACHER_LRS_SECRET",
 }
 
 # Unprefixed names an app service may receive because a library reads them (not our settings).
@@ -157,10 +176,28 @@ CLICKHOUSE_USER_OF = {
     "lrs-api": "lrs_api",
     "worker": "worker",
     "dagster-code": "dagster",
+    "teacher-app": "teacher_app",
 }
 # Users allowed anywhere near the LRS record: the API reads it, the worker writes it, migrate
 # owns it (and runs erasure until erasure has a user of its own).
 RECORD_USERS = {"lrs_api", "worker", "migrate"}
+# The lrp tables the teacher app reads (SELECT only): the roster (it shows names to teachers),
+# the actor key -> person map, the built profiles, starters, competency states and activity, and
+# the statements behind a card line.
+TEACHER_APP_TABLES = {
+    "roster_users",
+    "roster_classes",
+    "roster_enrollments",
+    "person_keys",
+    "student_profiles",
+    "conversation_starters",
+    "competency_states",
+    "statements",
+    "student_activity",
+}
+# The services that share the LRS's SQL store (LRSDB_URL): the API (documents, clients) and the
+# teacher app (accounts, notes, questions, beside them).
+LRS_STORE_SERVICES = {"lrs-api", "teacher-app"}
 # Columns of personal data that the dashboards' column grants must leave out.
 PERSONAL_COLUMNS = {"roster_users": {"email", "user_ids"}, "dead_letters": {"raw", "errors"}}
 
@@ -607,6 +644,75 @@ def test_compose_lrs_api_listens_on_all_interfaces_and_publishes_lrs_port() -> N
     assert ports.get(port), f"LRS_PORT={port} but the published container ports are {ports}"
 
 
+def test_compose_teacher_app_listens_publishes_and_is_healthchecked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = resolved_env("teacher-app")
+    assert env["TEACHER_HOST"] == "0.0.0.0", "the settings default (loopback) is unreachable"
+    port, ports = int(env["TEACHER_PORT"]), container_ports("teacher-app")
+    assert ports.get(port), f"TEACHER_PORT={port} but the published container ports are {ports}"
+    probe = healthcheck_text("teacher-app")
+    assert "/healthz" in probe and "TEACHER_PORT" in probe, probe
+    assert re.search(r"[\"']/healthz[\"']", (TEACHER_PACKAGE / "app.py").read_text())
+    assert service("teacher-app").get("restart") in ("always", "unless-stopped", "on-failure")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = TeacherSettings()
+    # Behind TLS in production: the session cookie must never travel in clear.
+    assert settings.cookie_secure is True, "TEACHER_COOKIE_SECURE must be true"
+    assert settings.secret_key.get_secret_value(), "an empty key means a new one per restart"
+    ZoneInfo(settings.timezone)  # raises on a zone that does not exist
+    ZoneInfo(env_example()["TEACHER_TIMEZONE"])
+    # It writes only through the LRS over HTTP and computes no actor keys.
+    reached = sorted(k for k in env if k.startswith(("KAFKA_", "PRIVACY_", "BLOB_", "AWS_")))
+    assert not reached, f"teacher-app must not get {reached}"
+
+
+def test_compose_teacher_app_reaches_the_lrs_api_service_and_port() -> None:
+    """The app POSTs ``TEACHER_LRS_URL + "/statements"``: that must be the lrs-api container's
+    statements route, on the port the API listens on (not a published host port, not loopback)."""
+    url = urlsplit(resolved_env("teacher-app")["TEACHER_LRS_URL"])
+    assert url.scheme == "http", url.geturl()
+    assert url.hostname in names_of("lrs-api"), f"{url.geturl()} is not the lrs-api service"
+    lrs_port = int(resolved_env("lrs-api")["LRS_PORT"])
+    assert url.port == lrs_port, f"{url.geturl()}: lrs-api listens on {lrs_port}"
+    assert lrs_port in container_ports("lrs-api"), "the LRS port is not a container port"
+    statements = ROOT / "pipelines" / "lrs" / "routers" / "statements.py"
+    match = re.search(r"APIRouter\(prefix=\"([^\"]+)\"\)", statements.read_text())
+    assert match, f"{statements.relative_to(ROOT)}: no APIRouter(prefix=...)"
+    assert f"{url.path.rstrip('/')}/statements" == match.group(1), url.geturl()
+    assert '"/statements"' in (TEACHER_PACKAGE / "app.py").read_text()
+
+
+def test_compose_lrs_knows_the_teacher_apps_client_as_the_stack_configures_it(
+    tmp_path: Path,
+) -> None:
+    """lrs-api's LRS_CLIENTS holds the app's client, with the key and secret the app is given,
+    and the same tool and scopes as the embedded stack gives it (pipelines/stack.py)."""
+    lrs_env, app_env = resolved_env("lrs-api"), resolved_env("teacher-app")
+    configured = [ClientConfig.model_validate(c) for c in json.loads(lrs_env["LRS_CLIENTS"])]
+    by_key = {c.key: c for c in configured}
+    client = by_key.get(app_env["TEACHER_LRS_KEY"])
+    assert client, f"no LRS client {app_env['TEACHER_LRS_KEY']!r} in {sorted(by_key)}"
+    assert client.secret.get_secret_value() == app_env["TEACHER_LRS_SECRET"]
+    assert client.org == app_env["TEACHER_ORG"], "the app's statements go to another tenant"
+    assert client.key != lrs_env["LRS_CLIENT_KEY"], "the app must not be the scope-all client"
+    # One secret in .env, read by both services; required, never defaulted.
+    for raw in (env_of("lrs-api")["LRS_CLIENTS"], env_of("teacher-app")["TEACHER_LRS_SECRET"]):
+        assert referenced_variables(raw).get("TEACHER_LRS_SECRET") == ":?", raw
+    # What the embedded stack adds for the same app.
+    embedded_env: dict[str, str] = {}
+    Stack(data_dir=tmp_path)._app_env(embedded_env)
+    (embedded,) = [
+        ClientConfig.model_validate(c)
+        for c in json.loads(embedded_env["LRS_CLIENTS"])
+        if c["key"] == APP_CLIENT_KEY
+    ]
+    assert env_example()["TEACHER_LRS_KEY"] == APP_CLIENT_KEY
+    assert (client.tool, client.scopes) == (embedded.tool, embedded.scopes)
+    assert client.scopes == ["statements/write"], "write only: it reads the warehouse, not the LRS"
+
+
 def test_compose_worker_scales_up_to_the_partition_count() -> None:
     spec = service("worker")
     replicas = int(spec["deploy"]["replicas"])
@@ -648,6 +754,11 @@ def test_compose_depends_on_targets_exist_and_conditions_hold() -> None:
     assert depends_on("lrs-api")["postgres"]["condition"] == "service_healthy"
     for target in ("kafka", "clickhouse"):
         assert depends_on("worker")[target]["condition"] == "service_healthy"
+    # The teacher app writes check-ins through the LRS and reads what migrate created.
+    teacher = depends_on("teacher-app")
+    assert teacher["lrs-api"]["condition"] == "service_healthy"
+    assert teacher["clickhouse"]["condition"] == "service_healthy"
+    assert teacher["migrate"]["condition"] == "service_completed_successfully"
 
 
 def test_compose_named_volumes_are_declared_and_host_ports_unique() -> None:
@@ -666,16 +777,29 @@ def test_compose_named_volumes_are_declared_and_host_ports_unique() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(APP_SERVICES))
-def test_compose_commands_reference_modules_that_exist(name: str) -> None:
+def test_compose_commands_reference_modules_that_exist(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     argv = command_of(name)
     if argv[0] in ("python", "python3"):
         module = option(argv, "-m")
         path = module_path(module)
         assert path.is_file(), f"{name}: `python -m {module}` needs {path.relative_to(ROOT)}"
-        subcommand = argv[argv.index("-m") + 2]
-        assert re.search(rf"[\"']{re.escape(subcommand)}[\"']", path.read_text()), (
-            f"{name}: {path.relative_to(ROOT)} defines no {subcommand!r} command"
-        )
+        arguments = argv[argv.index("-m") + 2 :]
+        if module == "pipelines":
+            # The real parser (sub-commands such as `app serve` are registered from other
+            # modules): `--help` exits 0 for a command it has, 2 for one it has not.
+            from pipelines.__main__ import main
+
+            with pytest.raises(SystemExit) as exited:
+                main([*arguments, "--help"])
+            capsys.readouterr()
+            assert exited.value.code == 0, f"{name}: `python -m pipelines {shlex.join(arguments)}`"
+        else:
+            subcommand = arguments[0]
+            assert re.search(rf"[\"']{re.escape(subcommand)}[\"']", path.read_text()), (
+                f"{name}: {path.relative_to(ROOT)} defines no {subcommand!r} command"
+            )
     elif argv[:2] == ["dagster", "code-server"]:
         module = option(argv, "-m")
         path = module_path(module)
@@ -1009,7 +1133,7 @@ def test_clickhouse_grants_keep_the_lrs_record_to_the_lrs() -> None:
     record = record_db()
     holders = {u for u in clickhouse_users() if any(reaches(g, record) for g in grants_of(u))}
     assert holders == RECORD_USERS, f"users with a grant reaching {record}: {sorted(holders)}"
-    for user in ("dagster", "dashboards"):
+    for user in ("dagster", "dashboards", "teacher_app"):
         for grant in grants_of(user):
             assert grant.database == analytics_db(), f"{user}: {grant} reaches beyond lrp"
 
@@ -1080,6 +1204,56 @@ def test_clickhouse_dagster_truncates_exactly_the_tables_it_rebuilds() -> None:
     assert privileges <= {"SELECT", "INSERT", "TRUNCATE", "CREATE DATABASE", "CREATE TABLE"}
 
 
+def _teacher_app_reads() -> dict[str, set[str]]:
+    """ProfileStore method the teacher app calls -> the ``$db`` tables its SQL names (module
+    constants such as NOT_VOIDED included)."""
+    tree = ast.parse(PROFILE_STORE.read_text())
+    source = PROFILE_STORE.read_text()
+    constants = {
+        target.id: ast.get_source_segment(source, node) or ""
+        for node in tree.body
+        if isinstance(node, (ast.Assign, ast.AnnAssign))
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(target, ast.Name)
+    }
+    (store,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "ProfileStore"]
+    methods = {f.name: f for f in store.body if isinstance(f, ast.FunctionDef)}
+    app_source = "\n".join(p.read_text() for p in sorted(TEACHER_PACKAGE.glob("*.py")))
+    called = set(re.findall(r"\.(\w+)\(", app_source)) & set(methods) - {"__init__"}
+    reads: dict[str, set[str]] = {}
+    for name in called:
+        text = ast.get_source_segment(source, methods[name]) or ""
+        names = {n.id for n in ast.walk(methods[name]) if isinstance(n, ast.Name)}
+        text += "".join(constants[n] for n in names if n in constants)
+        reads[name] = set(re.findall(r"\$db\.(\w+)", text))
+    return reads
+
+
+def test_clickhouse_teacher_app_reads_lrp_only_and_writes_nothing() -> None:
+    """The app shows people to teachers by name (roster names: yes), but never needs the record
+    (agents as received): SELECT on exactly its lrp tables, nothing on lrp_record, no writes."""
+    grants = grants_of("teacher_app")
+    assert grants, "teacher_app has no grants"
+    record = record_db()
+    reaching = [g for g in grants if reaches(g, record)]
+    assert not reaching, f"teacher_app: grants reaching {record}: {reaching}"
+    writes = {"INSERT", "ALTER", "TRUNCATE", "ALL", "CREATE", "DROP", "DELETE", "UPDATE"}
+    written = [g for g in grants if g.privilege.split()[0] in writes]
+    assert not written, f"teacher_app may write: {written}"
+    assert {g.privilege for g in grants} == {"SELECT"}, grants
+    assert {g.database for g in grants} == {analytics_db()}, grants
+    assert all(g.columns is None for g in grants), "column grants: FINAL and SELECT * need all"
+    tables = {g.table for g in grants}
+    extra, missing = tables - TEACHER_APP_TABLES, TEACHER_APP_TABLES - tables
+    assert not extra and not missing, f"extra {sorted(extra)}, missing {sorted(missing)}"
+    assert "identities" not in tables, "identities holds the emails behind the actor keys"
+    # And it can run every query it makes.
+    reads = _teacher_app_reads()
+    assert {"roster_user", "class_members", "evidence_rows", "people_names"} <= set(reads), reads
+    for method, needed in sorted(reads.items()):
+        assert needed <= tables, f"ProfileStore.{method} reads {sorted(needed - tables)}"
+
+
 @pytest.mark.parametrize("user", ["worker", "dagster"])
 def test_clickhouse_services_that_migrate_at_start_can_run_the_preamble_only(user: str) -> None:
     """``python -m pipelines worker`` and every Dagster run call ``Warehouse.migrate()``: with
@@ -1121,8 +1295,9 @@ def test_postgres_init_script_is_mounted_and_creates_each_role_and_database() ->
     assert env["DAGSTER_POSTGRES_DB"] != env["PG_LRS_DB"]
 
 
-def test_compose_lrs_store_is_its_own_postgres_database() -> None:
-    url = make_url(resolved_env("lrs-api")["LRSDB_URL"])
+@pytest.mark.parametrize("name", sorted(LRS_STORE_SERVICES))
+def test_compose_lrs_store_is_its_own_postgres_database(name: str) -> None:
+    url = make_url(resolved_env(name)["LRSDB_URL"])
     postgres = resolved_env("postgres")
     assert url.drivername == "postgresql+psycopg2", url.drivername
     assert url.host in names_of("postgres") and url.port == 5432
@@ -1131,11 +1306,14 @@ def test_compose_lrs_store_is_its_own_postgres_database() -> None:
         postgres["PG_LRS_PASSWORD"],
         postgres["PG_LRS_DB"],
     )
-    raw = env_of("lrs-api")["LRSDB_URL"]
+    raw = env_of(name)["LRSDB_URL"]
     assert referenced_variables(raw).get("PG_LRS_PASSWORD") == ":?", raw
-    # Only the LRS gets the store's URL.
-    for name in APP_SERVICES - {"lrs-api"}:
-        assert "LRSDB_URL" not in env_of(name), f"{name} must not reach the LRS store"
+    # One store: the app's tables sit beside the LRS's documents and clients.
+    assert raw == env_of("lrs-api")["LRSDB_URL"], f"{name}: not the LRS's store"
+    assert depends_on(name)["postgres"]["condition"] == "service_healthy", name
+    # Nobody else gets the store's URL (Dagster's role cannot even connect to it).
+    for other in APP_SERVICES - LRS_STORE_SERVICES:
+        assert "LRSDB_URL" not in env_of(other), f"{other} must not reach the LRS store"
 
 
 # ---- attachments: an S3 bucket outside compose -------------------------------------------------
