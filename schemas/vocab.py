@@ -61,6 +61,10 @@ class Verbs:
     """A student said what they are interested in (``result.response``; the topic extension)."""
     REFLECTED: Final = _LRP + "verbs/reflected"
     """A student wrote a note or answered a reflection question (``result.response``)."""
+    RATED_STARTER: Final = _LRP + "verbs/rated-starter"
+    """A teacher's verdict on a conversation starter: actor = the teacher, object = the student
+    (Agent), ``result.response`` = ``<verdict>:<starter kind>`` (``used`` or ``inaccurate``).
+    The next profile build drops an inaccurate kind and moves a used one to the back."""
 
 
 class ActivityTypes:

@@ -64,6 +64,7 @@ RAPID_MIN_COMPETENCIES: Final = 3
 RAPID_SHARE: Final = 0.6
 
 CHECKIN_VERB: Final = Verbs.CHECKED_IN
+FEEDBACK_VERB: Final = Verbs.RATED_STARTER
 MASTERY_VERBS: Final = frozenset({Verbs.MASTERED, Verbs.PASSED, Verbs.ACHIEVED})
 # Verbs are matched on their last path segment, so ADL, TinCan and profile vocabularies that
 # share a word (".../asked") are read alike.
@@ -434,6 +435,16 @@ class RecentActivity:
 
 
 @dataclass(frozen=True)
+class StarterFeedback:
+    """A teacher's latest verdict on one kind of starter for this student."""
+
+    kind: str
+    verdict: str  # used | inaccurate
+    at: datetime
+    by_id: str
+
+
+@dataclass(frozen=True)
 class StudentProfile:
     """The whole card for one student, every item with its evidence.
 
@@ -457,6 +468,7 @@ class StudentProfile:
     adult: AdultConnection
     supports: Supports
     recent: tuple[RecentActivity, ...]
+    starter_feedback: tuple[StarterFeedback, ...] = ()
 
     def count(self, state: str) -> int:
         return sum(1 for c in self.competencies if c.state == state)
@@ -1022,7 +1034,21 @@ def build_profile(
             RecentActivity(f.statement_id, _utc(f.timestamp), f.verb, f.object_name, f.tool)
             for f in reversed(mine[-5:])
         ),
+        starter_feedback=starter_feedback(recent),
     )
+
+
+def starter_feedback(facts: Sequence[ActivityFact]) -> tuple[StarterFeedback, ...]:
+    """Teachers' verdicts on starters within the window, the newest per kind (the check-in
+    app's ``rated-starter`` statements about the student)."""
+    newest: dict[str, StarterFeedback] = {}
+    for f in facts:  # in time order: a later verdict replaces an earlier one
+        if f.verb_id != FEEDBACK_VERB or f.involvement != "object":
+            continue
+        verdict, _, kind = f.response.partition(":")
+        if verdict in ("used", "inaccurate") and kind:
+            newest[kind] = StarterFeedback(kind, verdict, _utc(f.timestamp), f.counterpart_id)
+    return tuple(newest[k] for k in sorted(newest))
 
 
 def build_class_contexts(

@@ -484,7 +484,11 @@ def build_starters(profile: StudentProfile) -> list[Starter]:
         )
         if c is not None and (c[3] or c[0] in EVIDENCE_FREE_KINDS)
     ]
-    candidates.sort(key=lambda c: (-PRIORITY[c[0]], c[0], c[2]))
+    # A teacher said a kind was not accurate: it is not offered again in this window. One
+    # they used goes to the back, so the card moves on to something new.
+    verdicts = {f.kind: f.verdict for f in profile.starter_feedback}
+    candidates = [c for c in candidates if verdicts.get(c[0]) != "inaccurate"]
+    candidates.sort(key=lambda c: (verdicts.get(c[0]) == "used", -PRIORITY[c[0]], c[0], c[2]))
     chosen = _balanced(candidates)
     for c in _no_activity(profile):
         if len(chosen) >= MIN_STARTERS:

@@ -36,6 +36,7 @@ from pipelines.teacher.settings import TeacherSettings
 from pipelines.teacher.statements import (
     CHECKIN_TOPICS,
     checkin_statement,
+    feedback_statement,
     reflection_statement,
     voice_statement,
 )
@@ -522,10 +523,16 @@ def create_app(
         who = me(request)
         if who.viewer.is_student or not who.viewer.may_see_student(student_id):
             raise Forbidden
+        with wh.session() as s:
+            student = ProfileStore(s).roster_user(person_id=student_id)
+        if student is None:
+            raise Forbidden
         try:
-            records.set_feedback(student_id, kind[:200], who.viewer.person_id, verdict)
+            statement = feedback_statement(who.person, student, kind, verdict)
         except ValueError:
             raise Forbidden from None
+        send(statement)  # the next build reads it from the pipeline, like every statement
+        records.set_feedback(student_id, kind, who.viewer.person_id, verdict)
         request.session["flash"] = "Thank you: the next build takes this into account."
         return RedirectResponse(f"/students/{student_id}", status_code=303)
 

@@ -109,6 +109,28 @@ def voice_statement(
     return statement
 
 
+def feedback_statement(
+    teacher: Mapping[str, Any],
+    student: Mapping[str, Any],
+    kind: str,
+    verdict: str,
+    when: datetime | None = None,
+) -> Json:
+    """A teacher's verdict on one starter of one student, for the next profile build."""
+    if verdict not in ("used", "inaccurate"):
+        raise ValueError("verdict must be used or inaccurate")
+    if not kind or ":" in kind or len(kind) > 100:
+        raise ValueError("not a starter kind")
+    return {
+        "id": str(uuid.uuid4()),
+        "actor": agent(teacher),
+        "verb": {"id": Verbs.RATED_STARTER, "display": {"en-US": "rated a starter about"}},
+        "object": agent(student),
+        "result": {"response": f"{verdict}:{kind}"},
+        "timestamp": _iso(when),
+    }
+
+
 def reflection_statement(
     student: Mapping[str, Any], question_id: str, base: str, when: datetime | None = None
 ) -> Json:

@@ -149,6 +149,31 @@ def test_logging_a_check_in_clears_the_flag_once_the_pipeline_has_it(
     assert "No adult check-in logged, ever" not in row.inner_text()
 
 
+def test_a_starter_marked_not_accurate_leaves_the_card_after_the_next_build(
+    served: Stack, browser: Any, demo_run: DemoRun
+) -> None:
+    teacher, _ = demo_run.sign_in_names()
+    page = _page(browser)
+    _sign_in(page, served.app_url, teacher)
+    page.get_by_role("link", name="Year 8").first.click()
+    page.locator("ol.roster > li").nth(3).get_by_role("link").click()
+    starters = page.locator("ol.starters > li")
+    text = starters.nth(0).locator("p.starter").inner_text()
+    starters.nth(0).get_by_role("button", name="Not accurate").click()
+    assert page.get_by_role("status").inner_text().startswith("Thank you")
+    assert (
+        page.locator("ol.starters > li")
+        .nth(0)
+        .get_by_role("button", name="Not accurate")
+        .get_attribute("aria-pressed")
+        == "true"
+    )
+    _rebuild(served, demo_run)
+    page.reload()
+    shown = [t.strip() for t in page.locator("ol.starters p.starter").all_inner_texts()]
+    assert text.strip() not in shown and len(shown) >= 3
+
+
 def test_student_sees_only_their_card_adds_a_goal_and_the_teacher_sees_it(
     served: Stack, browser: Any, demo_run: DemoRun
 ) -> None:

@@ -1059,3 +1059,44 @@ def test_profiles_competency_names_come_from_the_case_package() -> None:
     assert names[comp.uri] == comp.short  # the abbreviated statement, not the code
     assert comp.code not in names.values()
     assert competency_names({"CFItems": [{"uri": "u", "humanCodingScheme": "X.1"}]}) == {}
+
+
+def _verdict(kind: str, verdict: str, days_ago: float) -> ActivityFact:
+    return fact(
+        Verbs.RATED_STARTER,
+        at(days_ago),
+        involvement="object",
+        counterpart_id="usr-t1",
+        response=f"{verdict}:{kind}",
+    )
+
+
+def test_profiles_a_starter_marked_not_accurate_is_not_offered_again() -> None:
+    facts = _rich_facts()
+    before = [s.kind for s in build_starters(profile(facts))]
+    target = before[1]  # not the check-in
+    after = build_starters(profile([*facts, _verdict(target, "inaccurate", 1)]))
+    assert target not in [s.kind for s in after]
+    assert len(after) >= MIN_STARTERS
+    # The newest verdict counts: marked inaccurate, then used again later.
+    again = profile([*facts, _verdict(target, "inaccurate", 3), _verdict(target, "used", 1)])
+    assert [(f.kind, f.verdict) for f in again.starter_feedback] == [(target, "used")]
+
+
+def test_profiles_a_used_starter_moves_to_the_back() -> None:
+    facts = _rich_facts()
+    before = [s.kind for s in build_starters(profile(facts))]
+    target = before[1]
+    after = [s.kind for s in build_starters(profile([*facts, _verdict(target, "used", 1)]))]
+    assert after[0] == before[0]  # the check-in still leads
+    assert after[1] != target  # something new takes its place
+    assert target not in after or after.index(target) > before.index(target)
+
+
+def test_profiles_feedback_from_a_student_or_another_verb_is_ignored() -> None:
+    from dagster_project.profiles.logic import starter_feedback
+
+    as_actor = fact(Verbs.RATED_STARTER, at(1), response="inaccurate:interest")
+    other = fact("commented", at(1), involvement="object", response="inaccurate:interest")
+    garbled = _verdict("", "inaccurate", 1)
+    assert starter_feedback([as_actor, other, garbled, _verdict("x", "maybe", 1)]) == ()

@@ -149,3 +149,16 @@ def test_the_throttle_blocks_after_the_allowed_failures_and_clears_on_success() 
     assert not throttle.blocked("user:b")
     throttle.clear("user:a")
     assert not throttle.blocked("user:a") and throttle.blocked("addr:1")
+
+
+def test_a_starter_verdict_is_a_valid_statement_about_the_student() -> None:
+    from pipelines.teacher.statements import feedback_statement
+
+    stmt = feedback_statement(TEACHER, STUDENT, "area_lower", "inaccurate")
+    parse_statement(stmt)
+    assert stmt["verb"]["id"] == Verbs.RATED_STARTER
+    assert stmt["object"]["account"]["name"] == "s1"
+    assert stmt["result"] == {"response": "inaccurate:area_lower"}
+    for kind, verdict in (("x", "maybe"), ("", "used"), ("a:b", "used")):
+        with pytest.raises(ValueError):
+            feedback_statement(TEACHER, STUDENT, kind, verdict)
