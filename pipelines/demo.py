@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -185,7 +186,11 @@ def run_demo(data_dir: Path, seed: int = 7) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     marker.write_text("created by `python -m pipelines demo`; deleted and rebuilt on each run\n")
 
-    cfg = simulator.SimConfig(seed=seed)
+    # The simulated month ends this Monday, so what people do in the teacher app afterwards
+    # (a check-in, a goal) lands just after the school's data, not weeks past it.
+    today = datetime.now(UTC).date()
+    this_monday = today - timedelta(days=today.weekday())
+    cfg = simulator.SimConfig(seed=seed, start=this_monday - timedelta(weeks=4))
     school = simulator.generate_school(cfg)
     events = simulator.generate_events(school, cfg)
     roster_dir = data_dir / "roster"

@@ -31,7 +31,7 @@ from dagster_project.profiles.logic import profile_from_json
 from dagster_project.profiles.people import full_name
 from pipelines.teacher import auth
 from pipelines.teacher.access import Viewer, viewer_from_roster
-from pipelines.teacher.card import TEMPLATES, card_context, jinja, load_card
+from pipelines.teacher.card import TEMPLATES, Card, card_context, jinja, lines_view, load_card
 from pipelines.teacher.settings import TeacherSettings
 from pipelines.teacher.statements import (
     CHECKIN_TOPICS,
@@ -40,6 +40,7 @@ from pipelines.teacher.statements import (
     reflection_statement,
     voice_statement,
 )
+from pipelines.teacher.student_view import student_lines
 from pipelines.teacher.triage import NEEDS, rank_class
 from warehouse.app_store import AlreadyAnswered, AppStore
 from warehouse.client import Warehouse
@@ -297,6 +298,7 @@ def create_app(
         ctx: dict[str, Any] | None
         names: Mapping[str, tuple[str, str]]
         classes: list[str]
+        card: Card | None = None
 
     def card_view(who: Me, student_id: str) -> CardView:
         if not who.viewer.may_see_student(student_id):
@@ -311,7 +313,7 @@ def create_app(
                 return CardView(None, names, classes)
         ctx = card_context(card, tz)
         ctx["never"] = card.profile.adult.last_checkin is None
-        return CardView(ctx, names, classes)
+        return CardView(ctx, names, classes, card)
 
     # -- writing through the LRS -----------------------------------------------------------------
     def send(statement: dict[str, Any]) -> None:
@@ -629,6 +631,9 @@ def create_app(
             raise Forbidden
         view = card_view(who, who.viewer.person_id)
         ctx = view.ctx or {"name": who.name, "classes": "", "as_of_label": "", "dimensions": []}
+        if view.card is not None:  # the same profile, in words spoken to the student
+            lines = student_lines(view.card.profile, view.names)
+            ctx = {**ctx, "dimensions": lines_view(lines, view.card, tz)}
         return page(
             request, "me.html.j2", who, reflections=reflections(view, who.viewer.person_id), **ctx
         )

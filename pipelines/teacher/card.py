@@ -524,6 +524,22 @@ def _examples(
     ]
 
 
+def lines_view(
+    lines: Iterable[Any], card: Card, tz: tzinfo = UTC, examples: int = 2
+) -> list[dict[str, Any]]:
+    """Lines with ``title``, ``text`` and ``evidence_ids`` as the card templates show them."""
+    pid = card.profile.person_id
+    return [
+        {
+            "title": d.title,
+            "text": d.text,
+            "evidence": _evidence_rows_view(d.evidence_ids, card.evidence, pid, tz),
+            "examples": _examples(d.evidence_ids, card.evidence, pid, examples),
+        }
+        for d in lines
+    ]
+
+
 def card_context(card: Card, tz: tzinfo = UTC) -> dict[str, Any]:
     """What the card templates show: starters, then the profile's dimensions, each item with
     every statement behind it (times in ``tz``, the school's zone)."""
@@ -540,15 +556,16 @@ def card_context(card: Card, tz: tzinfo = UTC) -> dict[str, Any]:
         }
         for s in card.starters
     ]
-    dimensions = [
-        {
-            "title": d.title,
-            "text": render_people(d.text, card.names, _fallback(d.title)),
-            "evidence": _evidence_rows_view(d.evidence_ids, card.evidence, pid, tz),
-            "examples": _examples(d.evidence_ids, card.evidence, pid, 2),
-        }
-        for d in profile_lines(p)
-    ]
+    dimensions = lines_view(
+        (
+            ProfileLine(
+                d.title, render_people(d.text, card.names, _fallback(d.title)), d.evidence_ids
+            )
+            for d in profile_lines(p)
+        ),
+        card,
+        tz,
+    )
     zone = getattr(tz, "key", None) or str(tz)
     return {
         "name": render_people(p.display_name, card.names, STUDENT),

@@ -182,6 +182,9 @@ def test_student_sees_only_their_card_adds_a_goal_and_the_teacher_sees_it(
     _sign_in(page, served.app_url, student)
     assert page.url.endswith("/me")
     assert page.get_by_role("link", name="My classes").count() == 0
+    # The card speaks to the student, in their words.
+    assert "Your adults" in page.locator("dl.profile").inner_text()
+    assert "ask them" not in page.locator("main").inner_text()
     goal = "Finish the volcano reading list by Friday"
     page.get_by_label("What is it").select_option("goal")
     page.get_by_label("In your words").fill(goal)

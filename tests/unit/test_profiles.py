@@ -1100,3 +1100,24 @@ def test_profiles_feedback_from_a_student_or_another_verb_is_ignored() -> None:
     other = fact("commented", at(1), involvement="object", response="inaccurate:interest")
     garbled = _verdict("", "inaccurate", 1)
     assert starter_feedback([as_actor, other, garbled, _verdict("x", "maybe", 1)]) == ()
+
+
+def test_the_students_own_card_speaks_to_them() -> None:
+    from pipelines.teacher.student_view import student_lines
+
+    homed = replace(STUDENT, home_base_id="usr-t1")
+    p = build_profile(homed, _rich_facts(), ClassContext(), PARAMS)
+    lines = {line.title: line for line in student_lines(p, NAMES)}
+    assert lines["What you chose"].text == "You chose three optional readings on black holes."
+    assert lines["What you chose"].evidence_ids == p.interests[0].evidence_ids
+    assert lines["Your voice"].text.startswith("You shared")
+    assert lines["Who you learn with"].text == "You worked with Ana Silva."
+    adults = lines["Your adults"].text
+    assert adults.startswith("You last talked with Kwame Kim 20 days ago.")
+    assert "Kwame Kim is your home base" in adults
+    for line in lines.values():  # to the student, never about them
+        assert "{{" not in line.text and " they " not in f" {line.text} "
+        assert not any(w in line.text.lower() for w in ("ask them", "struggl", "at risk")), line
+    # Names a student may not read stay hidden.
+    hidden = {line.title: line.text for line in student_lines(p, {})}
+    assert hidden["Who you learn with"] == "You worked with a classmate."
