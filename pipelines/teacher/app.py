@@ -202,6 +202,19 @@ def create_app(
         if not auth.csrf_ok(request, token):
             raise Forbidden
 
+    def teacher_of(request: Request, csrf: str, student_id: str) -> Me:
+        """A form posted about one student: the session's token, and a teacher of theirs."""
+        check_csrf(request, csrf)
+        who = me(request)
+        if who.viewer.is_student or not who.viewer.may_see_student(student_id):
+            raise Forbidden
+        return who
+
+    def done(request: Request, message: str, url: str) -> RedirectResponse:
+        """After a form: say what happened on the next page (post/redirect/get)."""
+        request.session["flash"] = message
+        return RedirectResponse(url, status_code=303)
+
     # -- reading ---------------------------------------------------------------------------------
     def class_view(who: Me, class_id: str, need: str = "") -> dict[str, Any]:
         if not who.viewer.may_see_class(class_id):
@@ -481,10 +494,7 @@ def create_app(
         note: str = Form("", max_length=2000),
         csrf: str = Form(""),
     ) -> Any:
-        check_csrf(request, csrf)
-        who = me(request)
-        if who.viewer.is_student or not who.viewer.may_see_student(student_id):
-            raise Forbidden
+        who = teacher_of(request, csrf, student_id)
         if topic not in CHECKIN_TOPICS:
             return page(
                 request,
@@ -510,8 +520,11 @@ def create_app(
         records.add_note(
             student_id, who.viewer.person_id, statement["id"], topic, " ".join(note.split())
         )
-        request.session["flash"] = "Conversation logged. The card updates at the next build."
-        return RedirectResponse(f"/students/{student_id}", status_code=303)
+        return done(
+            request,
+            "Conversation logged. The card updates at the next build.",
+            f"/students/{student_id}",
+        )
 
     @app.post("/students/{student_id}/starters/{kind}", include_in_schema=False)
     def starter_feedback(
@@ -521,10 +534,7 @@ def create_app(
         verdict: str = Form(...),
         csrf: str = Form(""),
     ) -> Any:
-        check_csrf(request, csrf)
-        who = me(request)
-        if who.viewer.is_student or not who.viewer.may_see_student(student_id):
-            raise Forbidden
+        who = teacher_of(request, csrf, student_id)
         with wh.session() as s:
             student = ProfileStore(s).roster_user(person_id=student_id)
         if student is None:
@@ -535,8 +545,9 @@ def create_app(
             raise Forbidden from None
         send(statement)  # the next build reads it from the pipeline, like every statement
         records.set_feedback(student_id, kind, who.viewer.person_id, verdict)
-        request.session["flash"] = "Thank you: the next build takes this into account."
-        return RedirectResponse(f"/students/{student_id}", status_code=303)
+        return done(
+            request, "Thank you: the next build takes this into account.", f"/students/{student_id}"
+        )
 
     # -- routes: reflection questions ------------------------------------------------------------
     def _text(text: str) -> str:
@@ -557,8 +568,9 @@ def create_app(
         if not who.viewer.may_see_class(class_id):
             raise Forbidden
         records.ask(who.viewer.person_id, _text(text), class_id=class_id)
-        request.session["flash"] = "Question sent to the class. Each answer is private."
-        return RedirectResponse(f"/classes/{class_id}", status_code=303)
+        return done(
+            request, "Question sent to the class. Each answer is private.", f"/classes/{class_id}"
+        )
 
     @app.post("/students/{student_id}/questions", include_in_schema=False)
     def ask_student(
@@ -567,13 +579,9 @@ def create_app(
         text: str = Form(..., max_length=4000),
         csrf: str = Form(""),
     ) -> Any:
-        check_csrf(request, csrf)
-        who = me(request)
-        if who.viewer.is_student or not who.viewer.may_see_student(student_id):
-            raise Forbidden
+        who = teacher_of(request, csrf, student_id)
         records.ask(who.viewer.person_id, _text(text), student_id=student_id)
-        request.session["flash"] = "Question sent."
-        return RedirectResponse(f"/students/{student_id}", status_code=303)
+        return done(request, "Question sent.", f"/students/{student_id}")
 
     @app.post("/students/{student_id}/answers/{answer_id}/replies", include_in_schema=False)
     def reply(
@@ -583,15 +591,11 @@ def create_app(
         text: str = Form(..., max_length=4000),
         csrf: str = Form(""),
     ) -> Any:
-        check_csrf(request, csrf)
-        who = me(request)
-        if who.viewer.is_student or not who.viewer.may_see_student(student_id):
-            raise Forbidden
+        who = teacher_of(request, csrf, student_id)
         if not any(a.id == answer_id for a in records.answers(student_ids=[student_id])):
             raise Forbidden  # not this student's answer
         records.reply(answer_id, who.viewer.person_id, _text(text))
-        request.session["flash"] = "Reply sent."
-        return RedirectResponse(f"/students/{student_id}", status_code=303)
+        return done(request, "Reply sent.", f"/students/{student_id}")
 
     @app.post("/me/questions/{question_id}/answer", include_in_schema=False)
     def answer_question(
@@ -620,8 +624,7 @@ def create_app(
             records.answer(question_id, who.viewer.person_id, words)
         except AlreadyAnswered as exc:
             raise BadInput("You have answered this one already.") from exc
-        request.session["flash"] = "Answer sent. Only your teachers can read it."
-        return RedirectResponse("/me", status_code=303)
+        return done(request, "Answer sent. Only your teachers can read it.", "/me")
 
     # -- routes: students ------------------------------------------------------------------------
     @app.get("/me", response_class=HTMLResponse, include_in_schema=False)
@@ -656,8 +659,7 @@ def create_app(
                 request, "error.html.j2", who, status=400, title="Not saved", message=str(exc)
             )
         send(statement)
-        request.session["flash"] = "Added. Your teachers will see it on your card."
-        return RedirectResponse("/me", status_code=303)
+        return done(request, "Added. Your teachers will see it on your card.", "/me")
 
     # -- the JSON API ----------------------------------------------------------------------------
     @app.get("/api/me", tags=["api"])
