@@ -567,7 +567,20 @@ def card_context(card: Card, tz: tzinfo = UTC) -> dict[str, Any]:
         tz,
     )
     zone = getattr(tz, "key", None) or str(tz)
+    order = {DEMONSTRATED: 0, PRACTISING: 1, NOT_STARTED: 2}
+    competencies = [
+        {
+            "name": c.name,
+            "state": c.state,
+            "label": {DEMONSTRATED: "shown", PRACTISING: "practising"}.get(c.state, "not started"),
+            "attempts": c.attempts,
+            "successes": c.successes,
+        }
+        for c in sorted(p.competencies, key=lambda c: (order.get(c.state, 3), c.name))
+    ]
     return {
+        "competencies": competencies,
+        "shown": sum(1 for c in competencies if c["state"] == DEMONSTRATED),
         "name": render_people(p.display_name, card.names, STUDENT),
         "first_name": render_people(first_token(pid), card.names, STUDENT),
         "person_id": pid,

@@ -10,6 +10,7 @@ at. ``make test-browser`` runs this file alone.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,11 @@ def test_teacher_signs_in_opens_a_class_and_a_card_and_expands_evidence(
     evidence = why.locator("tbody tr")
     assert evidence.count() >= 1
     assert evidence.first.get_attribute("data-statement-id")
+    # Competency progress as a small chart, named from the CASE package (not by code).
+    chart = page.locator("section", has_text="Competency progress")
+    assert chart.locator("meter").count() >= 2
+    names = chart.locator(".comp-name").all_inner_texts()
+    assert names and not [n for n in names if re.fullmatch(r"[A-Z]{2}\.\d+\..*", n.strip())]
     # People read dates and activity names, not ids or IRIs.
     body = page.locator("main").inner_text()
     assert "http://" not in body and "https://" not in body and "usr-" not in body

@@ -45,3 +45,24 @@ def test_sql_lives_in_the_warehouse_package() -> None:
                 if sql.search(line)
             ]
     assert offenders == []
+
+
+_APP_PROBE = """
+import sys
+import pipelines.teacher.app, pipelines.teacher.card, pipelines.teacher.access
+print(",".join(sorted(m for m in ("dagster", "dagster_project.assets", "dagster_project.run",
+                                  "dagster_project.definitions", "faust") if m in sys.modules)))
+"""
+
+
+def test_the_teacher_app_never_imports_the_dagster_code_location() -> None:
+    """The app reads what the assets built; it must start where Dagster is not installed."""
+    out = subprocess.run(
+        [sys.executable, "-c", _APP_PROBE],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert out.stdout.strip() == ""

@@ -162,3 +162,33 @@ def test_a_starter_verdict_is_a_valid_statement_about_the_student() -> None:
     for kind, verdict in (("x", "maybe"), ("", "used"), ("a:b", "used")):
         with pytest.raises(ValueError):
             feedback_statement(TEACHER, STUDENT, kind, verdict)
+
+
+def _luminance(hex_colour: str) -> float:
+    rgb = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_the_apps_colours_meet_wcag_aa_contrast() -> None:
+    """Text colours of app.css against the backgrounds they are used on: 4.5:1 at least."""
+    import re
+
+    from pipelines.teacher.card import TEMPLATES
+
+    css = (TEMPLATES / "app.css").read_text()
+    var = dict(re.findall(r"--([a-z]+):\s*(#[0-9a-fA-F]{6})", css))
+    pairs = [
+        (var["ink"], "#ffffff"), (var["muted"], "#ffffff"), (var["accent"], "#ffffff"),
+        (var["ink"], var["soft"]), (var["muted"], var["soft"]), (var["accent"], var["soft"]),
+        ("#ffffff", var["accent"]),  # button text
+        (var["ink"], "#eef5fc"),  # the intro box
+        ("#a40e26", "#ffebe9"), (var["ink"], "#dafbe1"),  # the loud line, the flash
+    ]  # fmt: skip
+    for fg, bg in pairs:
+        assert _contrast(fg, bg) >= 4.5, (fg, bg, round(_contrast(fg, bg), 2))
