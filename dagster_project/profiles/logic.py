@@ -469,6 +469,11 @@ class StudentProfile:
     supports: Supports
     recent: tuple[RecentActivity, ...]
     starter_feedback: tuple[StarterFeedback, ...] = ()
+    timezone: str = "UTC"  # the school's: days named in starters are on its calendar
+
+    def day(self, ts: datetime) -> str:
+        """``Tue 3 Nov``: a day on the school's calendar (an evening statement is that day's)."""
+        return _utc(ts).astimezone(ZoneInfo(self.timezone)).strftime("%a %d %b").replace(" 0", " ")
 
     def count(self, state: str) -> int:
         return sum(1 for c in self.competencies if c.state == state)
@@ -1035,6 +1040,7 @@ def build_profile(
             for f in reversed(mine[-5:])
         ),
         starter_feedback=starter_feedback(recent),
+        timezone=params.timezone,
     )
 
 

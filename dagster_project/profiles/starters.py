@@ -119,10 +119,6 @@ def pct(value: float) -> str:
     return f"{round(value * 100)}%"
 
 
-def day_label(ts: datetime) -> str:
-    return ts.strftime("%a %d %b").replace(" 0", " ")
-
-
 def quoted(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
     return f'"{text if len(text) <= limit else text[: limit - 1] + "…"}"'
@@ -156,7 +152,7 @@ def _checkin(p: StudentProfile) -> Candidate | None:
     else:
         who = f" with {a.by_name}" if a.by_name else ""
         text = (
-            f"Last logged check-in{who} was {a.days_since} days ago ({day_label(a.last_checkin)}): "
+            f"Last logged check-in{who} was {a.days_since} days ago ({p.day(a.last_checkin)}): "
             "a two-minute hello could open the door."
         )
     # The absence has no statement of its own: show the last check-in (if any) and what the
@@ -194,7 +190,7 @@ def _isolation(p: StudentProfile) -> Candidate | None:
         return None
     text = (
         f"Worked on their own in all {p.pace.statements} logged actions since "
-        f"{day_label(p.since)}, while most classmates worked with others: ask who they would "
+        f"{p.day(p.since)}, while most classmates worked with others: ask who they would "
         "like to team up with."
     )
     return ("worked_alone", "learning_with_others", text, s.evidence_ids)
@@ -336,7 +332,7 @@ def _last_activity(p: StudentProfile) -> Candidate | None:
     verb = r.verb if r.verb.isalpha() else "worked on"
     text = (
         f"Most recently {verb} {quoted(r.object_name or 'an activity')} "
-        f"({day_label(r.timestamp)}): ask how it went."
+        f"({p.day(r.timestamp)}): ask how it went."
     )
     return ("last_activity", "general", text, (r.statement_id,))
 
@@ -372,7 +368,7 @@ def _active_days(p: StudentProfile) -> Candidate | None:
     if not p.pace.statements:
         return None
     text = (
-        f"Active on {plural(p.pace.active_days, 'day')} since {day_label(p.since)}{_mostly_in(p)}: "
+        f"Active on {plural(p.pace.active_days, 'day')} since {p.day(p.since)}{_mostly_in(p)}: "
         "ask what they are working on right now."
     )
     return ("active_days", "pace_persistence", text, p.pace.evidence_ids)
@@ -405,7 +401,7 @@ def _no_activity(p: StudentProfile) -> list[Candidate]:
         first: Candidate = (
             "no_activity",
             "adult_connection",
-            f"No learning activity and no adult check-in logged since {day_label(p.since)}: "
+            f"No learning activity and no adult check-in logged since {p.day(p.since)}: "
             "a two-minute hello could open the door.",
             (),
         )
@@ -413,7 +409,7 @@ def _no_activity(p: StudentProfile) -> list[Candidate]:
         first = (
             "no_activity",
             "general",
-            f"No learning activity logged since {day_label(p.since)}: ask how things are going.",
+            f"No learning activity logged since {p.day(p.since)}: ask how things are going.",
             (),
         )
     return [

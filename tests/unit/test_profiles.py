@@ -1121,3 +1121,13 @@ def test_the_students_own_card_speaks_to_them() -> None:
     # Names a student may not read stay hidden.
     hidden = {line.title: line.text for line in student_lines(p, {})}
     assert hidden["Who you learn with"] == "You worked with a classmate."
+
+
+def test_profiles_name_days_on_the_schools_calendar() -> None:
+    """AS_OF is Sunday 1 Nov 18:00 UTC: already Monday 2 Nov in Auckland."""
+    late = fact("completed", AS_OF, object_name="Evening essay")
+    utc = build_starters(profile([late, checkin(1)]))
+    nz = build_starters(profile([late, checkin(1)], timezone="Pacific/Auckland"))
+    said = {s.kind: s.text for s in utc}, {s.kind: s.text for s in nz}
+    assert "(Sun 1 Nov)" in said[0]["last_activity"]
+    assert "(Mon 2 Nov)" in said[1]["last_activity"]
