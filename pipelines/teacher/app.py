@@ -14,6 +14,8 @@ for the JSON API under ``/api``, which the OpenAPI schema describes.
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, tzinfo
@@ -87,6 +89,37 @@ class Me:
         )
 
 
+class RosterNames:
+    """People's and classes' names, read at most once per ``ttl_s`` per process.
+
+    Every page shows names and the roster changes with an import, not per request; re-reading
+    both tables on every page was a tenth of a card's time. Access is never cached: who may see
+    what is read from the roster on every request (``me``). A rename or an erasure shows within
+    ``ttl_s`` (``TEACHER_NAMES_TTL_S``, 0 turns the cache off).
+    """
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._at = -float("inf")
+        self._names: dict[str, tuple[str, str]] = {}
+        self._titles: dict[str, str] = {}
+
+    def _fresh(self, store: ProfileStore) -> None:
+        with self._lock:
+            if time.monotonic() - self._at >= self.ttl_s:
+                self._names, self._titles = store.people_names(), store.class_names()
+                self._at = time.monotonic()
+
+    def names(self, store: ProfileStore) -> dict[str, tuple[str, str]]:
+        self._fresh(store)
+        return self._names
+
+    def titles(self, store: ProfileStore) -> dict[str, str]:
+        self._fresh(store)
+        return self._titles
+
+
 class BadInput(Exception):
     """A form the app cannot take as it is (the message says what to change)."""
 
@@ -106,6 +139,7 @@ def create_app(
     records = AppStore(store_engine(store or LrsStoreSettings()), settings.org)
     tz: tzinfo = ZoneInfo(settings.timezone)
     throttle = auth.Throttle(settings.signin_attempts, settings.signin_window_s)
+    roster = RosterNames(settings.names_ttl_s)
     env = jinja()
     css = (TEMPLATES / "app.css").read_text(encoding="utf-8")
 
@@ -223,9 +257,9 @@ def create_app(
             store = ProfileStore(s)
             members = [u for c, u, r in store.class_members([class_id]) if r == "student"]
             profiles = {pid: profile_from_json(t) for pid, t in store.profiles_of(members).items()}
-            names = who.viewer.visible_names(store.people_names())
+            names = who.viewer.visible_names(roster.names(store))
             pairs = store.checkin_pairs(members)
-            title = store.class_names().get(class_id, "Class")
+            title = roster.titles(store).get(class_id, "Class")
         talked = {st for adult, st in pairs if adult == who.viewer.person_id}
         questions = records.class_questions(class_id)
         answers = records.answers(question_ids=[q.id for q in questions])
@@ -318,10 +352,10 @@ def create_app(
             raise Forbidden
         with wh.session() as s:
             store = ProfileStore(s)
-            names = who.viewer.visible_names(store.people_names())
+            names = who.viewer.visible_names(roster.names(store))
             classes = [c for c, r in store.enrollments_of(student_id) if r == "student"]
             try:
-                card = load_card(store, student_id, names)
+                card = load_card(store, student_id, names, roster.titles(store))
             except KeyError:
                 return CardView(None, names, classes)
         ctx = card_context(card, tz)
@@ -415,7 +449,7 @@ def create_app(
             raise Forbidden
         with wh.session() as s:
             store = ProfileStore(s)
-            titles = store.class_names()
+            titles = roster.titles(store)
             members = store.class_members(sorted(who.viewer.class_ids))
         counts: dict[str, int] = {}
         for c, _, r in members:

@@ -420,6 +420,7 @@ def load_card(
     store: ProfileStore,
     person_id: str,
     names: Mapping[str, tuple[str, str]] | None = None,
+    class_names: Mapping[str, str] | None = None,
 ) -> Card:
     """The card of one student, read inside an open warehouse session.
 
@@ -450,7 +451,8 @@ def load_card(
         names = store.people_names()
     profile = profile_from_json(text)
     evidence = evidence_from_rows(store.evidence_rows(card_evidence_ids(profile, starters)))
-    class_names = store.class_names()
+    if class_names is None:
+        class_names = store.class_names()
     return Card(
         person_id=person_id,
         text=render_card(profile, starters, class_names, evidence, names),

@@ -31,6 +31,8 @@ class TeacherSettings(BaseSettings):
     activity_base: str = "https://app.example-school.org"
     # Dates and times on every page are shown in the school's zone.
     timezone: str = "UTC"
+    # Roster names and class titles are re-read at most this often (seconds; 0: every page).
+    names_ttl_s: float = 15.0
     # Failed sign-ins per username and per client address within the window, then 429.
     signin_attempts: int = 5
     signin_window_s: float = 300.0

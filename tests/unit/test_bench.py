@@ -17,8 +17,7 @@ import orjson
 import pytest
 from rich.console import Console
 
-from pipelines.bench import PHASES, Bench, Options, parse_args
-from pipelines.bench_get import (
+from pipelines.bench.get import (
     GET_LIMIT_KEYS,
     GET_PIPELINE_KEYS,
     FillResult,
@@ -34,8 +33,8 @@ from pipelines.bench_get import (
     timed,
     walk,
 )
-from pipelines.bench_load import bench_id, expand, http_bodies, reid
-from pipelines.bench_report import (
+from pipelines.bench.load import bench_id, expand, http_bodies, reid
+from pipelines.bench.report import (
     Comparison,
     Measure,
     compare,
@@ -50,6 +49,7 @@ from pipelines.bench_report import (
     table_rows,
     write_results,
 )
+from pipelines.bench.run import PHASES, Bench, Options, parse_args
 from schemas.pseudonym import canonical_ifi
 from warehouse.tables import DEFAULT_ORG, RECORD_COLUMNS
 

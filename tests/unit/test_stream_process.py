@@ -347,7 +347,7 @@ def test_a_signed_record_is_not_validated_again_and_gives_the_same_rows() -> Non
     """Validate once (issue 14): what the worker makes of the edge's records without pydantic
     equals what full validation makes, row for row, for every accepted corpus statement and a
     simulated school's."""
-    from pipelines.bench_load import simulated_statements
+    from pipelines.bench.load import simulated_statements
     from support import accepted_corpus_statements
 
     items = [s.model_dump(mode="json", exclude_none=True, by_alias=True)

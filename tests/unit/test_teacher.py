@@ -4,6 +4,7 @@ app sends, and the sign-in throttle."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -192,3 +193,26 @@ def test_the_apps_colours_meet_wcag_aa_contrast() -> None:
     ]  # fmt: skip
     for fg, bg in pairs:
         assert _contrast(fg, bg) >= 4.5, (fg, bg, round(_contrast(fg, bg), 2))
+
+
+def test_roster_names_are_reread_after_their_ttl_and_every_time_with_zero() -> None:
+    from pipelines.teacher.app import RosterNames
+
+    class Store:
+        reads = 0
+
+        def people_names(self) -> dict[str, tuple[str, str]]:
+            Store.reads += 1
+            return {"p": ("Ana", str(Store.reads))}
+
+        def class_names(self) -> dict[str, str]:
+            return {"c": "Maths"}
+
+    store: Any = Store()
+    cached = RosterNames(ttl_s=60)
+    assert cached.names(store) == cached.names(store) == {"p": ("Ana", "1")}
+    assert cached.titles(store) == {"c": "Maths"} and Store.reads == 1
+    uncached = RosterNames(ttl_s=0)
+    uncached.names(store)
+    uncached.names(store)
+    assert Store.reads == 3

@@ -1,7 +1,7 @@
 """The pure half of ``make bench``: measures, ratios, percentiles, the table and the JSON.
 
 No I/O here except :func:`write_results`, so the formatting is unit-tested without a broker
-(tests/unit/test_bench.py). The measuring itself lives in :mod:`pipelines.bench`.
+(tests/unit/test_bench.py). The measuring itself lives in :mod:`pipelines.bench.run`.
 
 Every ratio is ``value / limit`` of two numbers measured in the same run: for a rate, 0.40 means
 the pipeline reaches 40 % of what the raw component does on this machine; for a latency, 3.0

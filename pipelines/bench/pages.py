@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from pipelines.bench_report import Measure, percentile
+from pipelines.bench.report import Measure, percentile
 
 CLASS_SIZE = 35
 REQUESTS = 200
@@ -147,7 +147,7 @@ def measure_pages(root: Path, quick: bool = False) -> list[Measure]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m pipelines.bench_pages [folder]``: this phase alone, printed."""
+    """``python -m pipelines.bench.pages [folder]``: this phase alone, printed."""
     import sys
     import tempfile
 

@@ -1,6 +1,6 @@
 """Load for ``make bench``: the workload, the child processes, and the Kafka and HTTP clients.
 
-Separate from :mod:`pipelines.bench` (which decides what is measured, and in what order) so that
+Separate from :mod:`pipelines.bench.run` (which decides what is measured, and in what order) so that
 the pure parts (:func:`reid`, :func:`expand`, :func:`http_bodies`) are unit-tested alone.
 """
 

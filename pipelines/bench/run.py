@@ -28,12 +28,12 @@ pipeline
   e. HTTP ingest (worker stopped, so only the API and the broker compete with the client):
      batches of 100 from 4 threads, statements/s accepted with 200; and p50/p99 of sequential
      single-statement POSTs.
-  g. GET latency (:mod:`pipelines.bench_get`): the LRS record of a scratch warehouse filled with
+  g. GET latency (:mod:`pipelines.bench.get`): the LRS record of a scratch warehouse filled with
      1,000,000 generated statements (50,000 with --quick; insert rate reported), an LRS API
      started on it, then p50/p99 over HTTP of GET by statementId, by agent + verb, and per page
      of a ``more`` walk (pages/s too); each next to the same read in-process through
      ``StatementStore`` (the warehouse alone), an empty embedded session and ``/xAPI/about``.
-  h. teacher app pages (:mod:`pipelines.bench_pages`): a class of 35 built by the worker's and
+  h. teacher app pages (:mod:`pipelines.bench.pages`): a class of 35 built by the worker's and
      Dagster's own code, the app served in-process on the embedded engine; p50/p99 of the class
      page and of a card over HTTP, next to ``/healthz`` (the goal: p99 < 50 ms).
 
@@ -79,8 +79,9 @@ from typing import Any
 import orjson
 from rich.console import Console
 
-from pipelines import bench_get, bench_pages
-from pipelines.bench_load import (
+from pipelines.bench import get as bench_get
+from pipelines.bench import pages as bench_pages
+from pipelines.bench.load import (
     Child,
     Item,
     bench_id,
@@ -94,7 +95,7 @@ from pipelines.bench_load import (
     simulated_statements,
     sync_send_latencies,
 )
-from pipelines.bench_report import (
+from pipelines.bench.report import (
     Measure,
     compare,
     percentile,
@@ -106,7 +107,7 @@ from pipelines.bench_report import (
 )
 from pipelines.stack import free_port, isolated_env
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = PROJECT_ROOT / ".bench" / "results.json"
 
 DEFAULT_STATEMENTS = 50_000
@@ -666,7 +667,7 @@ class Bench:
         _say(self.measures, *bench_get.GET_LIMIT_KEYS, *bench_get.GET_PIPELINE_KEYS)
 
     def pages(self) -> None:
-        """h. The teacher app's class page and card for a class of 35 (pipelines.bench_pages)."""
+        """h. The teacher app's class page and card for a class of 35 (pipelines.bench.pages)."""
         for measure in bench_pages.measure_pages(self.root / "pages", quick=self.opts.quick):
             self.add(measure)
         _say(self.measures, *bench_pages.PAGE_KEYS)
@@ -944,7 +945,7 @@ def _latency(
 
 
 def _say(measures: dict[str, Measure], *keys: str) -> None:
-    from pipelines.bench_report import format_value
+    from pipelines.bench.report import format_value
 
     for key in keys:
         m = measures.get(key)

@@ -16,7 +16,7 @@ embedded warehouse session (open + close, which every embedded read pays) and th
 a GET that reads nothing (``/xAPI/about``).
 
 The generator here is pure and deterministic (unit-tested in tests/unit/test_bench.py); the
-measuring is driven by :mod:`pipelines.bench`.
+measuring is driven by :mod:`pipelines.bench.run`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from pipelines.bench_report import Measure, percentile, rate
+from pipelines.bench.report import Measure, percentile, rate
 from schemas.pseudonym import tool_authority
 from schemas.vocab import Verbs
 from warehouse.tables import DEFAULT_ORG, record_row
