@@ -205,13 +205,6 @@ class AppStore:
             return False
         return verify_secret(password, stored)
 
-    def usernames(self) -> list[str]:
-        with self._engine.connect() as conn:
-            rows = conn.execute(
-                select(ACCOUNTS.c.username).where(ACCOUNTS.c.org == self.org)
-            ).scalars()
-            return sorted(rows)
-
     # -- private notes ---------------------------------------------------------------------------
     def add_note(
         self, student_id: str, author_id: str, statement_id: str, topic: str, note: str

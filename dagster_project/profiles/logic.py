@@ -849,6 +849,7 @@ def where_when(facts: Sequence[ActivityFact], params: ProfileParams) -> WhereWhe
     tools = Counter(f.tool or "unknown" for f in mine)
     outside = [f for f in mine if not params.in_school_hours(f.timestamp)]
     chosen = [f for f in mine if f.optional]
+    chosen_outside = [f for f in outside if f.optional]
     zone = ZoneInfo(params.timezone)
     hours = Counter(_utc(f.timestamp).astimezone(zone).hour for f in mine)
     return WhereWhen(
@@ -859,8 +860,8 @@ def where_when(facts: Sequence[ActivityFact], params: ProfileParams) -> WhereWhe
         weekend=sum(1 for f in mine if _utc(f.timestamp).weekday() >= 5),
         busiest_hour=_most_first(hours)[0][0] if hours else None,
         chosen=len(chosen),
-        chosen_outside_hours=sum(1 for f in chosen if not params.in_school_hours(f.timestamp)),
-        chosen_outside_ids=_ids(f for f in chosen if not params.in_school_hours(f.timestamp)),
+        chosen_outside_hours=len(chosen_outside),
+        chosen_outside_ids=_ids(chosen_outside),
         evidence_ids=_ids(outside),
     )
 

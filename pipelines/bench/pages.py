@@ -120,7 +120,8 @@ def measure_pages(root: Path, quick: bool = False) -> list[Measure]:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             form = client.get("/signin").text
             token = re.search(r'name="csrf" value="([^"]+)"', form)
-            assert token, "no CSRF token on the sign-in page"
+            if token is None:
+                raise RuntimeError("no CSRF token on the sign-in page")
             client.post(
                 "/signin", data={"username": teacher, "password": PASSWORD, "csrf": token[1]}
             )

@@ -64,7 +64,7 @@ SECURITY_HEADERS: Mapping[str, str] = {
 NOT_TALKED = "notalked"
 UNANSWERED = "unanswered"
 AWAITING = "awaiting"
-MAX_TEXT = 1000
+MAX_REFLECTION = 1000  # characters of a question, an answer or a reply
 
 
 class NotSignedIn(Exception):
@@ -586,8 +586,8 @@ def create_app(
     # -- routes: reflection questions ------------------------------------------------------------
     def _text(text: str) -> str:
         words = " ".join(text.split())
-        if not words or len(words) > MAX_TEXT:
-            raise BadInput(f"Write between 1 and {MAX_TEXT} characters.")
+        if not words or len(words) > MAX_REFLECTION:
+            raise BadInput(f"Write between 1 and {MAX_REFLECTION} characters.")
         return words
 
     @app.post("/classes/{class_id}/questions", include_in_schema=False)

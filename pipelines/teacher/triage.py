@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dagster_project.profiles.logic import StudentProfile
 
@@ -112,14 +112,4 @@ def rank_class(
         )
         scored.append(((first[0], first[1], p.person_id), row))
     scored.sort(key=lambda item: item[0])
-    return [
-        ClassRow(
-            person_id=row.person_id,
-            rank=i,
-            needs=row.needs,
-            reason=row.reason,
-            never_checked_in=row.never_checked_in,
-            talked_with_me=row.talked_with_me,
-        )
-        for i, (_, row) in enumerate(scored, start=1)
-    ]
+    return [replace(row, rank=i) for i, (_, row) in enumerate(scored, start=1)]
