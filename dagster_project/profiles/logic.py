@@ -857,7 +857,7 @@ def where_when(facts: Sequence[ActivityFact], params: ProfileParams) -> WhereWhe
         statements=len(mine),
         outside_hours=len(outside),
         outside_share=round(len(outside) / len(mine), 3) if mine else 0.0,
-        weekend=sum(1 for f in mine if _utc(f.timestamp).weekday() >= 5),
+        weekend=sum(1 for f in mine if _utc(f.timestamp).astimezone(zone).weekday() >= 5),
         busiest_hour=_most_first(hours)[0][0] if hours else None,
         chosen=len(chosen),
         chosen_outside_hours=len(chosen_outside),

@@ -345,6 +345,10 @@ def test_profiles_where_when_is_on_the_schools_clock() -> None:
     assert pl.where_when([tuesday], chicago).chosen_outside_hours == 1
     late_start = replace(paris, school_start=time(9, 0))
     assert pl.where_when([tuesday], late_start).outside_hours == 1
+    # Friday 23:30 UTC (AS_OF is a Sunday) is already Saturday in Auckland: a weekend there.
+    friday_night = fact("completed", at(2, 23.5))
+    assert pl.where_when([friday_night], PARAMS).weekend == 0
+    assert pl.where_when([friday_night], replace(PARAMS, timezone="Pacific/Auckland")).weekend == 1
 
 
 # -- 9. adult connection -------------------------------------------------------------------------
