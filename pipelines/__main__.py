@@ -16,7 +16,6 @@ Commands:
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import signal
 import subprocess
@@ -26,25 +25,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from stream.runtime import server_gc
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = PROJECT_ROOT / ".data"
 # The LRS API thread of ``worker --with-api`` stopped by itself (e.g. its port was taken).
 EXIT_API_STOPPED = 71
-
-
-def _server_gc() -> None:
-    """Tune the cyclic garbage collector for a long-lived server that allocates in bursts.
-
-    Validating a batch of 100 statements allocates tens of thousands of short-lived objects
-    (nearly all freed by reference counting), so at CPython's default gen-0 threshold of 700 the
-    collector ran dozens of times per batch, each pass walking every young object still alive:
-    the API's validation ran at about half speed (issue 14: ``parse_statements`` on batches of
-    100 simulated statements, 112 -> 51 us per statement). What is loaded at start (modules,
-    models, settings) is frozen out of every later pass.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
 
 
 def _api_server() -> Any:
@@ -72,7 +58,7 @@ def _api_server() -> Any:
 
 def _cmd_api(_: argparse.Namespace) -> int:
     server = _api_server()
-    _server_gc()
+    server_gc()
     server.run()
     return 0
 
@@ -116,7 +102,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         thread = threading.Thread(target=_serve_or_exit, args=(server,), name=name, daemon=True)
         thread.start()
         threads.append((server, thread))
-    _server_gc()
+    server_gc()
     sys.argv = [sys.argv[0], "worker", "--without-web", "--loglevel", "info"]
     try:
         app.main()

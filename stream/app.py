@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +27,12 @@ import faust
 import structlog
 
 from stream.access import direct_topics
-from stream.batching import Batch, take_batches
+from stream.batching import Batch, take_batches, take_groups
 from stream.process import (
     Outcome,
     Record,
     heartbeat_message,
-    process_record,
+    process_records,
     watermarks,
 )
 from stream.provenance import edge_key
@@ -141,14 +142,23 @@ def _records(events: Sequence[Any]) -> list[Record]:
 
 
 def _process(records: list[Record]) -> list[Outcome]:
-    return [
-        process_record(r, hmac_key=_hmac_key, max_bytes=kafka_settings.max_message_bytes)
-        for r in records
-    ]
+    return process_records(records, _hmac_key, kafka_settings.max_message_bytes)
 
 
-async def store(batch: Batch, records: list[Record], outcomes: list[Outcome]) -> None:
-    """Write one processed batch, dead-letter its refusals, publish the watermark, then ack."""
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """One chunk of the raw topic, processed and waiting for the writer."""
+
+    batch: Batch
+    records: list[Record]
+    outcomes: list[Outcome]
+
+
+async def store(group: Sequence[Parsed]) -> None:
+    """Write parsed chunks in one warehouse turn, dead-letter their refusals, publish the
+    watermark, then acknowledge every chunk."""
+    records = [r for chunk in group for r in chunk.records]
+    outcomes = [o for chunk in group for o in chunk.outcomes]
     stored, rejected = await _with_retries(
         "warehouse write", lambda: asyncio.to_thread(write_batch, warehouse, outcomes)
     )
@@ -171,16 +181,21 @@ async def store(batch: Batch, records: list[Record], outcomes: list[Outcome]) ->
                 kafka_settings.watermarks, str(partition).encode(), value, None, None, None
             ),
         )
-    await batch.ack()
+    for chunk in group:
+        await chunk.batch.ack()
     log.info("batch written", records=len(records), stored=stored, dead_lettered=len(rejected))
 
 
-async def _store_or_exit(batch: Batch, records: list[Record], outcomes: list[Outcome]) -> None:
-    try:
-        await store(batch, records, outcomes)
-    except Exception:  # a bug: stop with the batch unacknowledged, so it is redelivered
-        log.exception("batch store failed: exiting without acknowledging the batch")
-        os._exit(EXIT_WRITE_FAILED)
+async def _writer(parsed: asyncio.Queue[Parsed | None]) -> None:
+    """Writes in order, one at a time, so each write's same-id check sees every write before
+    it; each write takes every chunk parsed meanwhile (group commit)."""
+    async for group in take_groups(parsed, lambda chunk: len(chunk.records),
+                                   stream_settings.batch_size):  # fmt: skip
+        try:
+            await store(group)
+        except Exception:  # a bug: stop with the batch unacknowledged, so it is redelivered
+            log.exception("batch store failed: exiting without acknowledging the batch")
+            os._exit(EXIT_WRITE_FAILED)
 
 
 @app.timer(interval=stream_settings.heartbeat_s)
@@ -198,13 +213,15 @@ async def heartbeat() -> None:
 
 @app.agent(raw_topic, concurrency=1)
 async def ingest(stream: faust.StreamT) -> None:
-    """Two stages in step: batch k+1 is parsed and validated (a thread) while batch k is written
-    (another thread; chDB releases the GIL while it works). Writes stay in order, one at a
-    time, so each batch's same-id check sees every batch before it."""
-    writing: asyncio.Task[None] | None = None
+    """Two stages in step: chunks are parsed and validated (a thread) as they arrive, while the
+    writer (another thread; chDB releases the GIL while it works) stores what was parsed
+    before. A queue of at most ``STREAM_PENDING_CHUNKS`` between them is the backpressure: a
+    slow warehouse stops the parser, whose full buffer stops the consumer."""
+    parsed: asyncio.Queue[Parsed | None] = asyncio.Queue(stream_settings.pending_chunks)
+    writer = asyncio.create_task(_writer(parsed))
     async for batch in take_batches(
         stream,
-        stream_settings.batch_size,
+        stream_settings.chunk_size,
         within_s=stream_settings.batch_within_s,
         idle_s=stream_settings.batch_idle_s,
     ):
@@ -212,11 +229,10 @@ async def ingest(stream: faust.StreamT) -> None:
             records = _records(batch.events)
             # CPU-bound; off the event loop so Faust's heartbeats and fetches keep running.
             outcomes = await asyncio.to_thread(_process, records)
-            if writing is not None:
-                await writing
-            writing = asyncio.create_task(_store_or_exit(batch, records, outcomes))
         except Exception:  # a bug: stop before anything of this batch is acknowledged
             log.exception("batch handling failed: exiting without acknowledging the batch")
             os._exit(EXIT_WRITE_FAILED)
-    if writing is not None:  # stopping: the last write finishes (and acks) instead of dangling
-        await writing
+        await parsed.put(Parsed(batch, records, outcomes))
+    # Stopping: the last writes finish (and ack) instead of dangling.
+    await parsed.put(None)
+    await writer

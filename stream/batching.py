@@ -10,26 +10,30 @@ records were fetched only after the previous batch had been written.
 acknowledged only once stored, so a crash redelivers) and changes when a batch closes:
 
 - when it holds ``max_events``;
-- when nothing new has arrived for ``idle_s`` (a POST's records come in one fetch: 20 ms of
-  silence means the tool is done and waiting);
+- when nothing new arrived in a step of ``idle_s`` (a POST's records come in one fetch: a few
+  ms of silence means the tool is done and waiting);
 - at the latest ``within_s`` after its first event, so a steady trickle still yields batches.
 
 While the body handles batch *k*, the next events are already buffered (up to ``max_events``),
 so under a backlog batches follow each other without a fetch in between.
 
 Each batch is acknowledged by its consumer (``await batch.ack()``) once it is stored, not when
-the next one is asked for: the worker parses batch *k+1* while batch *k* is still being written
-(stream/app.py), and a batch that was never acknowledged is redelivered after a restart.
+the next one is asked for, and a batch that was never acknowledged is redelivered after a
+restart. The worker uses these batches as small *parse chunks* and writes them by group commit
+(:func:`take_groups`): every chunk parsed while the previous write ran goes into the next one.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["Batch", "take_batches"]
+__all__ = ["Batch", "take_batches", "take_groups"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,7 @@ async def take_batches(
     events: list[Any] = []
     arrived = asyncio.Event()
     room = asyncio.Event()
+    full = asyncio.Event()
     first_at = 0.0
 
     async def add(value: Any) -> Any:
@@ -66,6 +71,8 @@ async def take_batches(
             first_at = loop.time()
         events.append(event)
         arrived.set()
+        if len(events) >= max_events:
+            full.set()
         return value
 
     # The consumer acknowledges, not the stream: an event is committed only once stored.
@@ -78,13 +85,18 @@ async def take_batches(
             # Mode's wait() reports a timeout as "stopped": read the state, not the result.
             await stream.wait(arrived, timeout=within_s)
             continue
+        # Steps of idle_s, not one wait per record: each wait costs a few tasks (mode's
+        # wait_first), which per record was the worker's largest cost after Kafka's own
+        # (py-spy, issue 14). A step in which nothing arrived is the quiet gap.
         while len(events) < max_events and not stream.should_stop:
             remaining = first_at + within_s - loop.time()
             if remaining <= 0:
                 break
-            arrived.clear()
-            await stream.wait(arrived, timeout=min(idle_s, remaining))
-            if not arrived.is_set():
+            seen = len(events)
+            full.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(full.wait(), min(idle_s, remaining))
+            if len(events) == seen:
                 break  # a quiet gap: whoever sent these is waiting for them
         batch = Batch(events[:], stream)
         events.clear()
@@ -92,3 +104,32 @@ async def take_batches(
         # No ack here, not even in a ``finally`` (Faust's take_events acks there, even a batch
         # whose body failed: shared/stack.md 0b).
         yield batch
+
+
+async def take_groups(
+    queue: asyncio.Queue[T | None], size: Callable[[T], int], max_size: int
+) -> AsyncIterator[list[T]]:
+    """Group commit: wait for one item, then take every item already waiting, up to
+    ``max_size`` in all (by ``size``); ``None`` in the queue ends the iteration.
+
+    The worker's writer reads parsed chunks this way (stream/app.py). A lone POST's chunk is
+    written as soon as it is parsed, because nothing else waits; under a backlog the chunks
+    parsed while the previous write ran are written together, so the write size grows with the
+    load instead of being fixed by a timer. (Closing on a timer cost the LRS half a second per
+    POST once four tools posted back to back: the quiet gap never came, so every batch waited
+    its full window.)
+    """
+    ended = False
+    while not ended:
+        first = await queue.get()
+        if first is None:
+            return
+        group, total = [first], size(first)
+        while total < max_size and not queue.empty():
+            item = queue.get_nowait()
+            if item is None:
+                ended = True
+                break
+            group.append(item)
+            total += size(item)
+        yield group

@@ -96,12 +96,16 @@ class StreamSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STREAM_", extra="ignore")
 
     app_id: str = "lrp-worker"
-    # A batch closes when it holds batch_size records, when no record came for batch_idle_s (a
-    # tool's POST is complete and it waits for read-your-writes), or batch_within_s after its
-    # first record (stream/batching.py).
+    # Records are parsed in chunks: a chunk closes when it holds chunk_size records, when no
+    # record came for batch_idle_s (a tool's POST is complete and it waits for read-your-writes),
+    # or batch_within_s after its first record. The writer then stores every chunk parsed since
+    # its last write, up to batch_size records per warehouse turn (group commit,
+    # stream/batching.py), with at most pending_chunks parsed and waiting (backpressure).
+    chunk_size: int = 500
     batch_size: int = 2000
-    batch_within_s: float = 0.5
-    batch_idle_s: float = 0.02
+    batch_within_s: float = 0.05
+    batch_idle_s: float = 0.005
+    pending_chunks: int = 4
     # How often the worker tells the LRS API it is alive (on the watermark topic).
     heartbeat_s: float = 1.0
     # A failed warehouse write is retried this many times with exponential backoff; then the

@@ -37,12 +37,17 @@ DDL_DIR = Path(__file__).parent / "ddl"
 # data): without this, an insert touching over 100 monthly partitions fails on the batch's
 # shape and a redelivery would fail the same way forever.
 _ANY_PARTITIONS = {"max_partitions_per_insert_block": 0}
+# Column types per (warehouse url, table, columns), for WarehouseSession._insert.
+_column_types: dict[tuple[str, str, tuple[str, ...]], list[Any]] = {}
 
 
 # How often a process waiting for the embedded warehouse retries the lock, and how long a process
 # leaves it free after its own turn before taking another (longer than the poll, so a waiter
 # gets in).
 _POLL_S = 0.005
+# How often a holder checks whether another process waits (or its hold has passed). Every 5 ms
+# was 200 wake-ups a second in the busiest process, each taking the GIL from the worker.
+_REAP_S = 0.02
 _OPEN_ATTEMPTS = 3
 _TURN_GAP_S = 0.015
 
@@ -138,7 +143,7 @@ class _EmbeddedEngine:
     def _reap(self) -> None:
         """Background: release a held client when idle past ``hold_s`` or someone waits."""
         while True:
-            time.sleep(_POLL_S)
+            time.sleep(_REAP_S)
             with self._thread_lock:
                 if self._client is None:
                     self._reaper = None
@@ -342,6 +347,7 @@ class WarehouseSession:
                 [[version, path.stem]],
                 column_names=["version", "name"],
             )
+            _column_types.clear()  # a migration may have changed a table's columns
             applied.append(path.stem)
             log.info("migration applied", migration=path.stem)
         return applied
@@ -377,13 +383,31 @@ class WarehouseSession:
         return int(self.query(sql, parameters)[0][0])
 
     def insert(self, name: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
-        if rows:
-            self.client.insert(
-                self.table(name),
-                [tuple(r) for r in rows],
-                column_names=list(columns),
-                settings=_ANY_PARTITIONS,
-            )
+        self._insert(self.table(name), rows, columns)
+
+    def _insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
+        """Insert rows, with the columns' types known in advance.
+
+        Without them, clickhouse-connect asks the engine (``DESCRIBE TABLE``) before every
+        insert: on chDB that query cost about as much as inserting 100 rows, five times per
+        worker batch (issue 14). Types change only by migration, which clears the cache; a
+        batch may span any number of partitions (a backlog of 120 months must not halt the
+        worker: "Too many partitions for single INSERT block").
+        """
+        if not rows:
+            return
+        key = (self.settings.url, table, tuple(columns))
+        types = _column_types.get(key)
+        if types is None:
+            context = self.client.create_insert_context(table, column_names=list(columns))
+            types = _column_types[key] = list(context.column_types)
+        self.client.insert(
+            table,
+            [tuple(r) for r in rows],
+            column_names=list(columns),
+            column_types=types,
+            settings=_ANY_PARTITIONS,
+        )
 
     def replace_all(self, name: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
         """Rebuild a derived table whole (roster import, profile outputs)."""
@@ -408,22 +432,15 @@ class WarehouseSession:
 
     def insert_records(self, rows: Sequence[Sequence[Any]]) -> None:
         """The LRS record rows (statements as received) into their own database."""
-        if rows:
-            self.client.insert(
-                f"{self.settings.record_database}.statements",
-                [tuple(r) for r in rows],
-                column_names=list(tables.RECORD_COLUMNS),
-                settings=_ANY_PARTITIONS,
-            )
+        self._insert(f"{self.settings.record_database}.statements", rows, tables.RECORD_COLUMNS)
 
     def insert_activity_definitions(self, rows: Sequence[Sequence[Any]]) -> None:
         """Definitions tools sent with activities: what /activities merges."""
-        if rows:
-            self.client.insert(
-                f"{self.settings.record_database}.activity_definitions",
-                [tuple(r) for r in rows],
-                column_names=list(tables.ACTIVITY_DEFINITION_COLUMNS),
-            )
+        self._insert(
+            f"{self.settings.record_database}.activity_definitions",
+            rows,
+            tables.ACTIVITY_DEFINITION_COLUMNS,
+        )
 
     def insert_identities(self, rows: Sequence[Sequence[Any]]) -> None:
         self.insert("identities", rows, tables.IDENTITY_COLUMNS)
@@ -433,12 +450,7 @@ class WarehouseSession:
     ) -> None:
         """Dead letters (``raw`` redacted) and, beside the LRS record, their bytes as received
         (``raw_rows``: (dl_id, raw)), which only the LRS and erasure may read."""
-        if raw_rows:
-            self.client.insert(
-                f"{self.settings.record_database}.dead_letters",
-                [tuple(r) for r in raw_rows],
-                column_names=["dl_id", "raw"],
-            )
+        self._insert(f"{self.settings.record_database}.dead_letters", raw_rows, ["dl_id", "raw"])
         self.insert("dead_letters", rows, tables.DEAD_LETTER_COLUMNS)
 
     def dead_letter_raw(self, dl_id: str) -> bytes | None:

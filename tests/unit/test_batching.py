@@ -10,7 +10,7 @@ import functools
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from stream.batching import take_batches
+from stream.batching import take_batches, take_groups
 
 
 def run(case: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:
@@ -123,3 +123,21 @@ async def test_a_batch_is_acked_by_its_consumer_only_and_the_next_buffers_meanwh
     await batches.aclose()  # e.g. the worker stopping while the second is written
     assert stream.acked == [0, 1, 2, 3, 4]
     assert stream.enable_acks is False
+
+
+@run
+async def test_a_lone_chunk_is_written_at_once_and_a_backlog_is_written_together() -> None:
+    queue: asyncio.Queue[list[int] | None] = asyncio.Queue()
+    groups = take_groups(queue, len, max_size=10)
+    queue.put_nowait([1, 2, 3])
+    # Nothing else waits: the writer takes the one chunk, without a timer.
+    assert await asyncio.wait_for(anext(groups), 1.0) == [[1, 2, 3]]
+    # Chunks parsed while a write ran: taken together, up to max_size records (4+4+4 >= 10).
+    for chunk in ([1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12], [13]):
+        queue.put_nowait(chunk)
+    assert await anext(groups) == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]]
+    queue.put_nowait(None)
+    assert await anext(groups) == [[13]]  # what was parsed before the stop is still written
+    with contextlib.suppress(StopAsyncIteration):
+        await anext(groups)
+        raise AssertionError("the iteration should end at None")
