@@ -17,7 +17,7 @@ ENV PATH=/opt/venv/bin:$PATH
 
 WORKDIR /src
 # pyproject.toml names README.md as the readme, so the build needs it.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY schemas ./schemas
 COPY warehouse ./warehouse
 COPY stream ./stream
@@ -29,11 +29,12 @@ COPY dagster_project ./dagster_project
 # SQLAlchemy + psycopg2 for its SQL store, PyJWT + cryptography for signed statements, fsspec
 # for attachments); `s3` adds s3fs, for the attachment bucket (BLOB_URL=s3://...).
 # dagster-postgres backs Dagster's run/event/schedule storage (deploy/dagster/dagster.yaml).
-# It pins dagster exactly (0.29.N requires dagster==1.13.N), so the pair moves together:
-# bump this when pyproject's dagster floor moves.
+# It pins dagster exactly (0.29.N requires dagster==1.13.N), so the pair moves together with
+# the dagster of requirements.lock (tests/unit/test_lock.py checks they agree). Every other
+# version comes from requirements.lock, as for `make install`.
 ARG DAGSTER_POSTGRES_VERSION=0.29.27
 RUN --mount=type=cache,target=/root/.cache/pip \
-    pip install ".[stack,s3]" "dagster-postgres==${DAGSTER_POSTGRES_VERSION}"
+    pip install -c requirements.lock ".[stack,s3]" "dagster-postgres==${DAGSTER_POSTGRES_VERSION}"
 
 # chDB (the embedded engine, ~535 MB, and pandas/pyarrow/numpy that only it needs, ~330 MB more)
 # comes in through clickhouse-connect[chdb] in `stack`; the image always talks to a ClickHouse

@@ -11,16 +11,20 @@ DATA   ?= .data
 
 .DEFAULT_GOAL := help
 .PHONY: help install kafka-jars demo test test-unit test-integration lint format up down status \
-        migrate dagster-ui clean bench test-browser chromium
+        migrate dagster-ui clean bench test-browser chromium lock
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[stack,dev]"
+	$(PY) -m pip install -q -c requirements.lock -e ".[stack,dev]"
 	touch $(STAMP)
+
+lock: install ## pin the installed versions into requirements.lock (after changing a dependency)
+	{ sed -n '1,3p' requirements.lock; $(PY) -m pip freeze --exclude-editable; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
 
 install: $(STAMP) ## create the virtualenv and install the project (once; redone when pyproject changes)
 
@@ -72,10 +76,12 @@ migrate: install ## apply warehouse migrations (CLICKHOUSE_URL, default embedded
 DEMO_DATA := $(CURDIR)/.data/demo
 dagster-ui: install ## the Dagster UI on http://127.0.0.1:3000 over the demo's warehouse (or CLICKHOUSE_URL)
 	mkdir -p $(DEMO_DATA)/dagster_home
+	test -f $(DEMO_DATA)/dagster_home/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > $(DEMO_DATA)/dagster_home/dagster.yaml
 	CLICKHOUSE_URL=$${CLICKHOUSE_URL:-chdb://$(DEMO_DATA)/chdb} \
 	PROFILE_ROSTER_DIR=$${PROFILE_ROSTER_DIR:-$(DEMO_DATA)/roster} \
 	DAGSTER_HOME=$${DAGSTER_HOME:-$(DEMO_DATA)/dagster_home} \
-	$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -m dagster_project.definitions
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) PATH=$(CURDIR)/$(VENV)/bin:$$PATH \
+	$(VENV)/bin/dg dev -h 127.0.0.1 -p 3000
 
 clean: ## remove data, logs and caches (keeps the venv and the Kafka jars)
 	rm -rf .data .run .pytest_cache .mypy_cache .ruff_cache

@@ -13,6 +13,7 @@ import dagster as dg
 from dagster_project.assets import profile_assets, statements
 from dagster_project.automation import hourly_profiles, new_statements_sensor, profiles_job
 from dagster_project.checks import profile_checks
+from dagster_project.quality import quality_assets, quality_checks
 from dagster_project.resources import ProfileResource, WarehouseResource, warehouse_from_env
 
 
@@ -27,8 +28,8 @@ def build_definitions(
     """The definitions, with resources that can be swapped (tests, the demo)."""
     warehouse = warehouse or warehouse_from_env()
     return dg.Definitions(
-        assets=[statements, *profile_assets],
-        asset_checks=profile_checks,
+        assets=[statements, *profile_assets, *quality_assets],
+        asset_checks=[*profile_checks, *quality_checks],
         resources={"warehouse": warehouse, "profile": profile or ProfileResource()},
         jobs=[profiles_job],
         schedules=[hourly_profiles],

@@ -11,6 +11,7 @@ Commands:
   demo       the end-to-end demo: stack, simulated school, Dagster, a conversation card
   simulate   write a simulated school's roster and events to a folder
   clients    create, list or revoke the LRS's client credentials (LRSDB_ store)
+  replay     backfill or replay statements (files, another LRS, dead letters) into the pipeline
 """
 
 from __future__ import annotations
@@ -275,6 +276,12 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return simulator.main(["--seed", str(args.seed), "--out", str(args.out)])
 
 
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from pipelines.replay.run import main as replay
+
+    return replay(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pipelines",
@@ -320,6 +327,11 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--seed", type=int, default=7)
     sim.add_argument("--out", type=Path, default=DEFAULT_DATA / "sim")
     sim.set_defaults(func=_cmd_simulate)
+    from pipelines.replay.cli import add_arguments as replay_arguments
+
+    replay = sub.add_parser("replay", help="backfill or replay statements into the pipeline")
+    replay_arguments(replay)
+    replay.set_defaults(func=_cmd_replay)
     from pipelines import clients, producers
     from pipelines.teacher import cli as teacher_cli
 

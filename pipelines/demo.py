@@ -1,7 +1,8 @@
 """``make demo``: the whole pipeline end to end on the embedded default, in one command.
 
 Starts a Kafka broker, the Faust worker and the LRS API; simulates a small school (roster +
-a month of events from six tools, some over HTTP, some straight to Kafka, a few invalid); waits
+a month of events from six xAPI tools, some over HTTP, some straight to Kafka, a few invalid,
+and IMS Caliper events from an LMS's sensor, POSTed to ``/caliper``); waits
 until every accepted statement is in the warehouse; materialises the Dagster assets in-process;
 prints one student's conversation card with its evidence, writes it as an HTML page to open, and
 stops everything it started. The last line is the ledger:
@@ -31,6 +32,7 @@ from rich.console import Console
 
 from pipelines import simulator
 from pipelines.lrs.settings import ClientConfig
+from pipelines.simulate import caliper
 from pipelines.stack import Stack, free_port
 from schemas.errors import summarise
 from stream.settings import KafkaSettings
@@ -120,9 +122,37 @@ def send_events(
             else:
                 ledger.rejected += len(batch)
 
+    sensor: list[simulator.SimEvent] = []
+
+    def send_envelope() -> None:
+        batch = sensor[:]
+        sensor.clear()
+        if batch:
+            in_flight.append(posts.submit(post_caliper, batch))
+
+    def post_caliper(batch: list[simulator.SimEvent]) -> None:
+        # A Caliper sensor authenticates with its secret alone, as a bearer token.
+        secret = clients[caliper.TOOL].secret.get_secret_value()
+        r = http.post(
+            "/caliper",
+            content=caliper.envelope(batch, datetime.now(UTC)),
+            headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/json"},
+        )
+        if r.status_code not in (200, 400):
+            raise RuntimeError(f"Caliper endpoint answered {r.status_code}: {r.text}")
+        with counted:
+            if r.status_code == 200:
+                ledger.accepted += r.json()["stored"]
+            else:
+                ledger.rejected += len(batch)
+
     for event in events:
         ledger.sent += 1
-        if event.channel == "kafka":
+        if event.channel == "caliper":
+            sensor.append(event)
+            if len(sensor) >= HTTP_BATCH:
+                send_envelope()
+        elif event.channel == "kafka":
             producers[event.tool].send(direct[event.tool].direct_topic(event.tool), event.payload)
             ledger.accepted += 1  # acknowledged by Kafka (acks=all, flushed below)
         elif not event.valid:
@@ -138,6 +168,7 @@ def send_events(
                 flush(key)
     for key in list(pending):
         flush(key)
+    send_envelope()
     for future in in_flight:
         future.result()
     posts.shutdown()
@@ -192,7 +223,9 @@ def run_demo(data_dir: Path, seed: int = 7) -> int:
     this_monday = today - timedelta(days=today.weekday())
     cfg = simulator.SimConfig(seed=seed, start=this_monday - timedelta(weeks=4))
     school = simulator.generate_school(cfg)
-    events = simulator.generate_events(school, cfg)
+    # xAPI from six tools, and IMS Caliper from a seventh (an LMS's sensor), in time order.
+    events = simulator.generate_events(school, cfg) + caliper.caliper_events(school, cfg)
+    events.sort(key=lambda e: e.at)
     roster_dir = data_dir / "roster"
     simulator.write_roster(school, roster_dir)
     # The competency framework (CASE), beside the roster: cards name standards, not codes.
@@ -255,6 +288,10 @@ def run_demo(data_dir: Path, seed: int = 7) -> int:
     # A persistent instance, so `make dagster-ui` shows this run and its materialisations.
     dagster_home = data_dir / "dagster_home"
     dagster_home.mkdir(exist_ok=True)
+    # Dagster prints a telemetry notice in the middle of the demo unless its instance says no
+    # (it reads $DAGSTER_HOME/dagster.yaml); `make dagster-ui` uses the same instance.
+    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
     t0 = time.monotonic()
     with (
         console.status("materialising the Dagster assets…"),

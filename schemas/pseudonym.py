@@ -16,6 +16,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict
 
 from schemas._walk import agent_slots, iter_agent_paths, json_copy
+from schemas.vocab import Extensions
 
 __all__ = [
     "PSEUDONYM_HOMEPAGE",
@@ -174,7 +175,8 @@ def pseudonymise(
     accounts are all gone from the result.
 
     ``authority`` is left alone: it is the tool's client credential, not a learner. Free text and
-    extensions are not inspected (their content is the producer's responsibility).
+    extensions are not inspected (their content is the producer's responsibility), except the
+    Caliper event a statement was mapped from (``Extensions.CALIPER_EVENT``), which is removed.
 
     Returns:
         A deep copy of the statement (the statement itself with ``copy=False``), pseudonymised,
@@ -186,6 +188,13 @@ def pseudonymise(
     worker = _Pseudonymiser(key)
     for container, slot in agent_slots(result, include_authority=False):
         container[slot] = worker.actor(container[slot])
+    context = result.get("context")
+    if isinstance(context, dict) and isinstance(context.get("extensions"), dict):
+        # The Caliper event a statement came from names its people by their ids (and names):
+        # the LRS record keeps it, the analytics copy must not.
+        context["extensions"].pop(Extensions.CALIPER_EVENT, None)
+        if not context["extensions"]:
+            del context["extensions"]
     return result, list(worker.identities.values())
 
 

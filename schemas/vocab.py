@@ -36,6 +36,17 @@ class Verbs:
 
     VIEWED: Final = "http://id.tincanapi.com/verb/viewed"
     SEARCHED: Final = "https://w3id.org/xapi/acrossx/verbs/searched"
+    SCORED: Final = _ADL + "scored"
+    SHARED: Final = _ADL + "shared"
+    SUBMITTED: Final = "http://activitystrea.ms/schema/1.0/submit"
+    STARTED: Final = "http://activitystrea.ms/schema/1.0/start"
+    POSTED: Final = "http://activitystrea.ms/schema/1.0/post"
+    CREATED: Final = "http://activitystrea.ms/schema/1.0/create"
+    REPLIED: Final = "http://id.tincanapi.com/verb/replied"
+    SKIPPED: Final = "http://id.tincanapi.com/verb/skipped"
+    BOOKMARKED: Final = "http://id.tincanapi.com/verb/bookmarked"
+    LOGGED_IN: Final = "https://w3id.org/xapi/adl/verbs/logged-in"
+    LOGGED_OUT: Final = "https://w3id.org/xapi/adl/verbs/logged-out"
     ACHIEVED: Final = "https://w3id.org/xapi/tla/verbs/achieved"
 
     # xAPI Video profile: play/pause/seek are its own verbs; it reuses ADL's for the rest.
@@ -82,6 +93,12 @@ class ActivityTypes:
     ``context.contextActivities``; there is no separate ADL competency type."""
     VIDEO: Final = _VIDEO + "activity-type/video"
     BOOK: Final = "http://id.tincanapi.com/activitytype/book"
+    DOCUMENT: Final = "http://id.tincanapi.com/activitytype/document"
+    WEBPAGE: Final = "http://activitystrea.ms/schema/1.0/page"
+    FORUM: Final = "http://id.tincanapi.com/activitytype/discussion"
+    MESSAGE: Final = "http://id.tincanapi.com/activitytype/forum-reply"
+    APPLICATION: Final = "http://activitystrea.ms/schema/1.0/application"
+    SURVEY: Final = "http://id.tincanapi.com/activitytype/survey"
 
 
 class Extensions:
@@ -106,5 +123,15 @@ class Extensions:
     VIDEO_LENGTH: Final = _VIDEO + "extensions/length"
     """context: video length in seconds."""
     VIDEO_SESSION_ID: Final = _VIDEO + "extensions/session-id"
+    CALIPER_EVENT: Final = _LRP + "extensions/caliper-event"
+    """context: the IMS Caliper event a statement was mapped from, as the sensor sent it (kept
+    in the LRS record only; pseudonymisation drops it from the analytics copy, since Caliper
+    entities carry people's ids and names)."""
+    CALIPER_ROLES: Final = _LRP + "extensions/caliper-roles"
+    """context: the actor's roles in the class (Caliper ``membership.roles``)."""
+    CALIPER_SESSION: Final = _LRP + "extensions/caliper-session"
+    """context: the Caliper ``session`` id (a sensor's login session)."""
+    CALIPER_ATTEMPT: Final = _LRP + "extensions/caliper-attempt"
+    """result: the attempt number (Caliper ``Attempt.count``)."""
     CMI5_PROGRESS: Final = "https://w3id.org/xapi/cmi5/result/extensions/progress"
     """result: percent (0-100) of an AU completed, as cmi5 ``progressed`` statements send it."""

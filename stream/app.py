@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +26,15 @@ from typing import Any
 
 import faust
 import structlog
+from faust.types import TP
 
+from stream import metrics
 from stream.access import direct_topics
 from stream.batching import Batch, take_batches, take_groups
 from stream.process import (
     Outcome,
     Record,
+    Rejected,
     heartbeat_message,
     process_records,
     watermarks,
@@ -46,6 +50,7 @@ from warehouse.settings import WarehouseSettings
 # stdout and relabels every line WARNING.
 structlog.configure(
     processors=[
+        structlog.contextvars.merge_contextvars,  # the LRS API's request id, in --with-api
         structlog.processors.format_exc_info,
         structlog.processors.KeyValueRenderer(key_order=["event"]),
     ],
@@ -54,6 +59,8 @@ structlog.configure(
 log = structlog.get_logger(__name__)
 
 EXIT_WRITE_FAILED = 70
+REQUEST_IDS_LOGGED = 20
+REQUEST_ID = "lrp-request-id"
 HEARTBEAT_KEY = f"heartbeat-{os.getpid()}".encode()
 # A dead letter's value is cut to this so value + headers stay under the producer's and the
 # broker's ~1 MiB record limit (the warehouse row keeps the full raw bytes).
@@ -159,9 +166,12 @@ async def store(group: Sequence[Parsed]) -> None:
     watermark, then acknowledge every chunk."""
     records = [r for chunk in group for r in chunk.records]
     outcomes = [o for chunk in group for o in chunk.outcomes]
+    started = time.monotonic()
     stored, rejected = await _with_retries(
         "warehouse write", lambda: asyncio.to_thread(write_batch, warehouse, outcomes)
     )
+    metrics.WRITE_SECONDS.observe(time.monotonic() - started)
+    metrics.BATCH_RECORDS.observe(len(records))
     for dead in rejected:
         await _with_retries(
             "dead-letter produce",
@@ -183,7 +193,33 @@ async def store(group: Sequence[Parsed]) -> None:
         )
     for chunk in group:
         await chunk.batch.ack()
-    log.info("batch written", records=len(records), stored=stored, dead_lettered=len(rejected))
+    _count(records, stored, rejected)
+    # The edge's request ids (a few): a statement can be followed from the POST to this line.
+    requests = sorted(
+        {r.headers["lrp-request-id"] for r in records if "lrp-request-id" in r.headers}
+    )
+    log.info(
+        "batch written", records=len(records), stored=stored, dead_lettered=len(rejected),
+        request_ids=requests[:REQUEST_IDS_LOGGED], requests=len(requests),
+    )  # fmt: skip
+
+
+def _count(records: list[Record], stored: int, rejected: list[Rejected]) -> None:
+    """Prometheus counters and the consumer lag of the partitions just written (never raises:
+    a metric must not stop the batch loop)."""
+    try:
+        metrics.STORED.inc(stored)
+        for dead in rejected:
+            metrics.DEAD_LETTERED.labels(dead.record.tool, dead.reason.value).inc()
+        latest: dict[tuple[str, int], int] = {}
+        for r in records:
+            metrics.CONSUMED.labels(r.source).inc()
+            latest[(r.topic, r.partition)] = max(latest.get((r.topic, r.partition), -1), r.offset)
+        for (topic, partition), offset in latest.items():
+            high = app.consumer.highwater(TP(topic, partition))
+            metrics.LAG.labels(topic, str(partition)).set(max(0, (high or 0) - offset - 1))
+    except Exception as exc:
+        log.warning("metrics not updated", error=repr(exc))
 
 
 async def _writer(parsed: asyncio.Queue[Parsed | None]) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from schemas.deadletter import DeadLetterReason
+from schemas.deadletter import DeadLetter, DeadLetterReason
 from schemas.errors import ROOT_FIELD, FieldError, format_errors
 from schemas.normalise import content_hash, normalise, normalise_dump, statement_stamp
 from schemas.pseudonym import (
@@ -159,45 +159,29 @@ class Rejected:
         record's dead letter still fits the broker (the warehouse row keeps every byte)."""
         return self.record.value[:limit]
 
+    def dead_letter(self, limit: int | None = None) -> DeadLetter:
+        """This rejection in the dead-letter contract (schemas/deadletter.py), its value cut to
+        ``limit`` (then ``truncated`` gives the original length)."""
+        r = self.record
+        cut = limit is not None and len(r.value) > limit
+        return DeadLetter(
+            reason=self.reason,
+            errors=list(self.errors),
+            tool=r.tool,
+            topic=r.topic,
+            partition=r.partition,
+            offset=r.offset,
+            truncated=len(r.value) if cut else None,
+            raw=self.kafka_value(limit) if limit is not None else r.value,
+        )
+
     def headers(self, limit: int | None = None) -> list[tuple[str, bytes]]:
         """Kafka headers of the dead-letter message; its value is the raw bytes unchanged
         unless longer than ``limit`` (then ``lrp-truncated`` gives the original length)."""
-        r = self.record
-        headers = [
-            ("lrp-reason", self.reason.value.encode()),
-            ("lrp-errors", orjson.dumps(bounded_errors(self.errors))),
-            ("lrp-tool", r.tool.encode()),
-            ("lrp-source-topic", r.topic.encode()),
-            ("lrp-source-partition", str(r.partition).encode()),
-            ("lrp-source-offset", str(r.offset).encode()),
-        ]
-        if limit is not None and len(r.value) > limit:
-            headers.append(("lrp-truncated", str(len(r.value)).encode()))
-        return headers
+        return self.dead_letter(limit).kafka_headers()
 
 
 Outcome = Accepted | Rejected
-
-HEADER_ERRORS = 20
-"""Errors listed in a dead letter's ``lrp-errors`` header (the warehouse row keeps all)."""
-_HEADER_MESSAGE_CHARS = 300
-
-
-def bounded_errors(errors: list[FieldError]) -> list[FieldError]:
-    """The first errors, cut short, and a count of the rest: a statement with 20,000 invalid
-    entries must not make a 2 MB header that the broker refuses (which would halt the worker on
-    that record forever)."""
-    shown: list[FieldError] = [
-        {
-            "field": e["field"][:_HEADER_MESSAGE_CHARS],
-            "message": e["message"][:_HEADER_MESSAGE_CHARS],
-        }
-        for e in errors[:HEADER_ERRORS]
-    ]
-    if len(errors) > HEADER_ERRORS:
-        more = len(errors) - HEADER_ERRORS
-        shown.append({"field": ROOT_FIELD, "message": f"and {more} more errors (see dead_letters)"})
-    return shown
 
 
 def process_record(
@@ -330,6 +314,7 @@ def _accept(
         source=record.source,
         partition=record.partition,
         offset=record.offset,
+        repairs=record.repairs,
     )
     lrs_row = record_row(
         as_sent,

@@ -44,6 +44,11 @@ def api_log(url: str) -> str:
     return _ENVS[url].log("api")
 
 
+def worker_log(url: str) -> str:
+    """The log of the worker behind the API serving ``url``."""
+    return _ENVS[url].log("worker")
+
+
 def warehouse_of(url: str) -> Any:
     """The warehouse behind an LRS started by :func:`start_lrs`."""
     from warehouse.client import Warehouse

@@ -28,11 +28,12 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    delete,
     insert,
     select,
     update,
 )
-from sqlalchemy.engine import RowMapping
+from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
 # The scope vocabulary and the configured-client model belong to the LRS; that module is plain
@@ -66,6 +67,27 @@ CLIENTS = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
 )
+
+
+BEARER_LOOKUP = Table(
+    "lrs_bearer_lookup",
+    METADATA,
+    # A deterministic scrypt of the secret (fixed salt): Caliper sensors send only their secret
+    # (``Authorization: Bearer <secret>``), so the client must be found from the secret alone;
+    # the salted hash above cannot be searched. scrypt, not a plain digest, so a stolen table
+    # is as slow to brute-force as the hashes themselves.
+    Column("digest", String(128), primary_key=True),
+    Column("key", String(200), primary_key=True),
+)
+_BEARER_SALT = b"lrp-bearer-lookup-v1"
+
+
+def bearer_digest(secret: str) -> str:
+    """The lookup digest of a secret (same scrypt cost as the stored hashes)."""
+    return hashlib.scrypt(
+        secret.encode(), salt=_BEARER_SALT, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, maxmem=_MAXMEM,
+        dklen=_HASH_BYTES,
+    ).hex()  # fmt: skip
 
 
 class ClientStoreError(ValueError):
@@ -245,6 +267,7 @@ class ClientStore:
         try:
             with self._engine.begin() as conn:
                 conn.execute(insert(CLIENTS).values(**values))
+                _remember_bearer(conn, key, secret)
         except IntegrityError:
             raise ClientExistsError(f"a client with key {key!r} already exists") from None
         return secret
@@ -302,6 +325,17 @@ class ClientStore:
             return None
         return _record(row._mapping)
 
+    def key_for_bearer(self, secret: str) -> str | None:
+        """The key of the one client whose secret this is (a Caliper sensor's bearer token), or
+        None when no client, or more than one, has it. The caller still authenticates the pair
+        (revocation, scrypt check) with :meth:`authenticate`."""
+        digest = bearer_digest(secret)
+        with self._engine.connect() as conn:
+            keys = conn.execute(
+                select(BEARER_LOOKUP.c.key).where(BEARER_LOOKUP.c.digest == digest)
+            ).all()
+        return keys[0].key if len(keys) == 1 else None
+
     def upsert_configured(self, config: ClientConfig) -> None:
         """Make an environment-configured client exist as configured (run at API start).
 
@@ -347,6 +381,7 @@ class ClientStore:
                                 **values,
                             )
                         )
+                        _remember_bearer(conn, config.key, secret)
                         return
                     changes: dict[str, object] = dict(values)
                     if not verify_secret(secret, row.secret_hash):
@@ -360,10 +395,17 @@ class ClientStore:
                     conn.execute(
                         update(CLIENTS).where(CLIENTS.c.key == config.key).values(**changes)
                     )
+                    _remember_bearer(conn, config.key, secret)
                     return
             except IntegrityError:
                 if attempt:
                     raise
+
+
+def _remember_bearer(conn: Connection, key: str, secret: str) -> None:
+    """Make ``secret`` find ``key`` by bearer token (and no older secret of it)."""
+    conn.execute(delete(BEARER_LOOKUP).where(BEARER_LOOKUP.c.key == key))
+    conn.execute(insert(BEARER_LOOKUP).values(digest=bearer_digest(secret), key=key))
 
 
 _PUBLIC = (

@@ -47,6 +47,7 @@ STATEMENT_COLUMNS: tuple[str, ...] = (
     "statement",
     "kafka_partition",
     "kafka_offset",
+    "repair_rules",
 )
 
 IDENTITY_COLUMNS: tuple[str, ...] = ("actor_key", "ifi_type", "ifi_value", "name")
@@ -62,6 +63,23 @@ DEAD_LETTER_COLUMNS: tuple[str, ...] = (
     "offset",
     "statement_id",
     "raw",
+)
+
+EDGE_REJECTION_COLUMNS: tuple[str, ...] = (
+    "rejection_id",
+    "received_at",
+    "tool",
+    "org",
+    "client",
+    "status",
+    "code",
+    "reason",
+    "statements",
+    "errors",
+    "first_field",
+    "first_message",
+    "body_bytes",
+    "sample",
 )
 
 _DURATION = TypeAdapter(timedelta)
@@ -113,11 +131,14 @@ def statement_row(
     source: str,
     partition: int,
     offset: int,
+    repairs: str = "",
 ) -> list[Any]:
     """One ``statements`` row from a normalised, pseudonymised statement dict.
 
     ``actor_key`` is passed in because an anonymous Group actor has no single account to read it
     from (its key is derived from its members' keys, see ``schemas.pseudonym.actor_key``).
+    ``repairs`` is the edge's JSON list of leniency repairs; only their rule names reach the
+    analytics row (migration 0016: before/after values are the record's, not analytics').
     """
     obj = stmt["object"]
     object_type = obj.get("objectType", "Activity")
@@ -175,7 +196,13 @@ def statement_row(
         orjson.dumps(stmt).decode(),
         partition,
         offset,
+        repair_rules(repairs),
     ]
+
+
+def repair_rules(repairs: str) -> list[str]:
+    """The rule names of a JSON list of leniency repairs (``[]`` for none)."""
+    return [str(r.get("rule", "")) for r in orjson.loads(repairs)] if repairs else []
 
 
 DEFAULT_ORG = "default"

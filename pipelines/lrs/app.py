@@ -17,14 +17,17 @@ from pipelines.lrs.alternate import AlternateRequestSyntax
 from pipelines.lrs.auth import ClientRegistry, registry_for
 from pipelines.lrs.context import LrsContext
 from pipelines.lrs.errors import install_handlers
+from pipelines.lrs.metrics import RequestContext
 from pipelines.lrs.producer import Producer
-from pipelines.lrs.routers import about, documents, entities, statements
+from pipelines.lrs.rejections import EdgeRejections
+from pipelines.lrs.routers import about, caliper, documents, entities, health, quality, statements
 from pipelines.lrs.settings import LrsSettings
 from pipelines.lrs.watermark import Watermark
 from stream.settings import KafkaSettings, PrivacySettings
 from warehouse.blob_store import BlobSettings, BlobStore
 from warehouse.client import Warehouse
 from warehouse.document_store import DocumentStore
+from warehouse.quality_store import QualityStore
 from warehouse.record_store import RecordStore
 from warehouse.settings import LrsStoreSettings, WarehouseSettings
 from warehouse.sqlstore import store_engine
@@ -49,6 +52,7 @@ def create_app(
             update={"username": settings.kafka_username, "password": settings.kafka_password}
         )
     record = Warehouse(warehouse or WarehouseSettings())
+    quality_store = QualityStore(record)
     ctx = LrsContext(
         settings=settings,
         kafka=kafka,
@@ -59,6 +63,8 @@ def create_app(
         records=RecordStore(record),
         blobs=BlobStore(BlobSettings()),
         watermark=Watermark(kafka),
+        rejections=EdgeRejections(quality_store),
+        quality=quality_store,
     )
 
     @asynccontextmanager
@@ -68,7 +74,9 @@ def create_app(
         except Exception as exc:  # the broker may come up later; requests will retry
             log.warning("kafka not reachable at start-up", error=repr(exc))
         await ctx.watermark.start()
+        await ctx.rejections.start()
         yield
+        await ctx.rejections.stop()
         await ctx.watermark.stop()
         await ctx.producer.stop()
 
@@ -76,6 +84,7 @@ def create_app(
     # Outermost last: CORS answers preflights before anything else; the alternate request
     # syntax is rewritten into the request it stands for before routing.
     app.add_middleware(AlternateRequestSyntax, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -86,14 +95,17 @@ def create_app(
         ],
         expose_headers=[
             "ETag", "Last-Modified", "X-Experience-API-Consistent-Through",
-            "X-Experience-API-Version", "Retry-After",
+            "X-Experience-API-Version", "Retry-After", "X-Request-Id",
         ],
     )  # fmt: skip
     app.state.lrs = ctx
     app.state.documents = DocumentStore(store_engine(store))
     install_handlers(app)
     app.include_router(about.router)
+    app.include_router(health.router)
     app.include_router(statements.router)
     app.include_router(documents.router)
     app.include_router(entities.router)
+    app.include_router(quality.router)
+    app.include_router(caliper.router)
     return app

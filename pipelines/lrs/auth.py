@@ -1,6 +1,7 @@
 """Who is calling, and what they may do: one dependency for every route.
 
-Clients authenticate with HTTP Basic (key:secret). Each has scopes (xAPI Comm §4.2: ``all``,
+Clients authenticate with HTTP Basic (key:secret); the Caliper endpoint also takes the secret
+alone as a bearer token, as Caliper sensors send it. Each has scopes (xAPI Comm §4.2: ``all``,
 ``all/read``, ``statements/write``, ``statements/read``, ``statements/read/mine``, ``state``,
 ``define``, ``profile``) and one organisation, the tenant every read is confined to. Unknown or
 wrong credentials get 401 with ``WWW-Authenticate``; a known client without the scope gets 403.
@@ -62,6 +63,8 @@ class ClientRegistry(Protocol):
 
     def verify(self, key: str, secret: str) -> Client | None: ...
 
+    def verify_bearer(self, secret: str) -> Client | None: ...
+
 
 class ConfiguredClients:
     """Clients from settings (the environment): compared in constant time."""
@@ -78,6 +81,15 @@ class ConfiguredClients:
         return Client(
             config.key, config.tool, config.org, frozenset(config.scopes), tuple(config.leniency)
         )
+
+    def verify_bearer(self, secret: str) -> Client | None:
+        """The one configured client with this secret (None if none, or several, have it)."""
+        owners = [
+            c.key
+            for c in self._configs.values()
+            if secrets.compare_digest(secret.encode(), c.secret.get_secret_value().encode())
+        ]
+        return self.verify(owners[0], secret) if len(owners) == 1 else None
 
 
 class StoreClients:
@@ -133,6 +145,31 @@ class StoreClients:
             # after the read by more than ttl_s, however long the check took.
             started = self._clock()
             record = self.store.authenticate(key, secret)
+        client = (
+            None
+            if record is None
+            else Client(record.key, record.tool, record.org, record.scopes, record.leniency)
+        )
+        self._remember(digest, started + self._ttl_s, client)
+        return client
+
+    def verify_bearer(self, secret: str) -> Client | None:
+        """The active client whose secret this is (a Caliper sensor's ``Bearer`` token), or None.
+
+        Two scrypts on a cache miss (find the key, then check the pair as :meth:`verify` does);
+        cached like :meth:`verify`, under a digest no (key, secret) pair can share.
+        """
+        digest = _credentials_digest("", secret)  # keys are never empty
+        found, client = self._cached(digest)
+        if found:
+            return client
+        with self._hashing:
+            found, client = self._cached(digest)
+            if found:
+                return client
+            started = self._clock()
+            key = self.store.key_for_bearer(secret)
+            record = self.store.authenticate(key, secret) if key is not None else None
         client = (
             None
             if record is None
@@ -208,11 +245,33 @@ def authenticate(request: Request) -> Client:
     return client
 
 
-def require(*scopes: str) -> Callable[[Request], Client]:
-    """A dependency: the authenticated client, holding at least one of ``scopes`` (else 403)."""
+def authenticate_sensor(request: Request) -> Client:
+    """The calling client, from HTTP Basic or, as Caliper sensors send it, ``Authorization:
+    Bearer <client secret>`` (401 when unknown)."""
+    challenge = {"WWW-Authenticate": 'Bearer realm="caliper", Basic realm="caliper"'}
+    scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+    if scheme.lower() == "basic":
+        return authenticate(request)
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(
+            401, "unauthorized", "Authorization: Bearer <client secret> or HTTP Basic is required",
+            headers=challenge,
+        )  # fmt: skip
+    registry: ClientRegistry = request.app.state.lrs.clients
+    client = registry.verify_bearer(token)
+    if client is None:
+        raise ApiError(401, "unauthorized", "unknown bearer token", headers=challenge)
+    return client
+
+
+def require(
+    *scopes: str, bearer: bool = False
+) -> Callable[[Request], Client]:  # fmt: skip
+    """A dependency: the authenticated client, holding at least one of ``scopes`` (else 403).
+    ``bearer=True`` also takes a bearer token (the Caliper endpoint)."""
 
     def dependency(request: Request) -> Client:
-        client = authenticate(request)
+        client = authenticate_sensor(request) if bearer else authenticate(request)
         if not any(client.allows(s) for s in scopes):
             raise ApiError(
                 403, "forbidden", f"client {client.key!r} lacks scope {' or '.join(scopes)}"

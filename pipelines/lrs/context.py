@@ -9,11 +9,13 @@ from fastapi import Request
 
 from pipelines.lrs.auth import ClientRegistry
 from pipelines.lrs.producer import Producer
+from pipelines.lrs.rejections import EdgeRejections
 from pipelines.lrs.settings import LrsSettings
 from pipelines.lrs.watermark import Watermark
 from stream.provenance import edge_key
 from stream.settings import KafkaSettings
 from warehouse.blob_store import BlobStore
+from warehouse.quality_store import QualityStore
 from warehouse.record_store import RecordStore
 from warehouse.statement_store import StatementStore
 
@@ -31,6 +33,8 @@ class LrsContext:
     records: RecordStore
     blobs: BlobStore
     watermark: Watermark
+    rejections: EdgeRejections
+    quality: QualityStore
 
     @cached_property
     def edge_key(self) -> bytes:

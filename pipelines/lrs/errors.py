@@ -72,7 +72,7 @@ def install_handlers(app: FastAPI) -> None:
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         headers = {VERSION_HEADER: safe_version(request), **exc.headers}
         if exc.status == 401:
-            headers["WWW-Authenticate"] = 'Basic realm="xAPI"'
+            headers.setdefault("WWW-Authenticate", 'Basic realm="xAPI"')
         body: dict[str, Any] = {"error": exc.code, "message": exc.message}
         if exc.errors:
             body["errors"] = exc.errors

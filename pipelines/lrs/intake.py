@@ -9,6 +9,7 @@ warehouse write happens behind Kafka, in the worker.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from starlette.requests import ClientDisconnect
 from pipelines.lrs.auth import Client
 from pipelines.lrs.context import LrsContext
 from pipelines.lrs.errors import ApiError
+from pipelines.lrs.metrics import ACCEPTED, READ_YOUR_WRITES
 from pipelines.lrs.multipart import MultipartError, Part, check_attachments, parse_multipart
 from pipelines.lrs.producer import Message, Position
 from pipelines.lrs.signature import SignatureError, verify_signed
@@ -96,13 +98,17 @@ async def read_statements(request: Request, max_bytes: int) -> tuple[Any, dict[s
             f"Content-Type: statements are application/json or multipart/mixed, not {media_type}",
         )  # fmt: skip
     body = await read_body(request, max_bytes)
+    # Kept for the edge-rejection record should the statements be refused (rejections.py).
+    request.state.statement_body = body
+    parts: dict[str, Part] = {}
     if media_type.startswith("multipart/"):
         try:
-            json_bytes, parts = parse_multipart(body, content_type)
+            body, parts = parse_multipart(body, content_type)
         except MultipartError as exc:
             raise ApiError(400, "invalid_multipart", str(exc)) from None
-        return parse_json(json_bytes), parts
-    return parse_json(body), {}
+    data = parse_json(body)
+    request.state.statement_count = len(data) if isinstance(data, list) else 1
+    return data, parts
 
 
 def edge_statement(
@@ -184,6 +190,10 @@ async def accept(
     authority = tool_authority(client.key, client.tool)
     # A statement without a version is stored with the version it was sent under (Data §2.4.10).
     default_version = "2.0.0" if version.startswith("2.") else "1.0.0"
+    # The request id is a log correlation only, outside the signed claims: the worker's log of
+    # the batch that stored these statements names it.
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    traced = [("lrp-request-id", str(request_id).encode())] if request_id else []
     headers = [
         ("lrp-tool", client.tool.encode()),
         ("lrp-source", b"http"),
@@ -208,7 +218,7 @@ async def accept(
             )  # fmt: skip
         # Signed, so the worker believes these headers (stream/provenance.py).
         own.append(provenance.sign(ctx.edge_key, value, headers + own))
-        messages.append((actor_key(stamped["actor"], ctx.hmac_key).encode(), value, own))
+        messages.append((actor_key(stamped["actor"], ctx.hmac_key).encode(), value, own + traced))
     if not messages:
         return ids, False
     try:
@@ -230,6 +240,7 @@ async def accept(
             ids=ids,
             headers={"Retry-After": "5"},
         ) from None
+    ACCEPTED.labels(client.tool).inc(len(messages))
     await _wait_until_stored(ctx, positions)
     return ids, True
 
@@ -350,7 +361,10 @@ async def _wait_until_stored(ctx: LrsContext, positions: list[Position]) -> None
     timeout = ctx.settings.read_your_writes_s
     if timeout <= 0:
         return
+    started = time.monotonic()
     done, refusals = await ctx.watermark.wait([(p.partition, p.offset) for p in positions], timeout)
+    outcome = "refused" if refusals else "stored" if done else "timed_out"
+    READ_YOUR_WRITES.labels(outcome).observe(time.monotonic() - started)
     for refusal in refusals.values():
         status, code = (409, "id_conflict") if refusal.reason == "id_conflict" else (400, "refused")
         raise ApiError(status, code, f"the pipeline refused a statement: {refusal.message}")

@@ -28,6 +28,9 @@ def test_demo_runs_end_to_end_and_balances_its_ledger(demo_run: DemoRun) -> None
     assert rejected == invalid_http
     assert rejected > 0 and dead > 0 and stored > 5000
     assert "conversation card" in run.stdout
+    assert "'caliper-lms':" in run.stdout  # the Caliper sensor's events are in the ledger too
+    # Quiet, current tooling: no third-party banner mid-demo (Dagster's telemetry notice).
+    assert "Telemetry" not in run.stdout + run.stderr
     assert "http://127.0.0.1:8081/" in run.stdout  # the teacher app, and how to sign in
     assert run.sign_in_names()
     page = run.data_dir / "card.html"

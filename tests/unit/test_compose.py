@@ -71,7 +71,7 @@ SETTINGS_CLASSES: list[type[BaseSettings]] = [
 ]
 OUR_PREFIXES = ENV_PREFIXES
 
-INFRA_SERVICES = {"kafka", "clickhouse", "postgres"}
+INFRA_SERVICES = {"kafka", "clickhouse", "postgres", "grafana"}
 APP_SERVICES = {
     "migrate",
     "lrs-api",
@@ -1137,14 +1137,25 @@ def test_clickhouse_grants_keep_the_lrs_record_to_the_lrs() -> None:
         for grant in grants_of(user):
             assert grant.database == analytics_db(), f"{user}: {grant} reaches beyond lrp"
 
-    # The LRS API only reads: the record, and the identity tables behind /agents.
+    # The LRS API reads the record, the identity tables behind /agents and what the /quality
+    # page shows; it writes only its own refusals (edge_rejections).
     lrs = grants_of("lrs_api")
-    assert {g.privilege for g in lrs} == {"SELECT"}, lrs
-    assert {g.target for g in lrs} == {
+    db = analytics_db()
+    assert {(g.privilege, g.target) for g in lrs if g.privilege != "SELECT"} == {
+        ("INSERT", f"{db}.edge_rejections")
+    }, lrs
+    assert {g.target for g in lrs if g.privilege == "SELECT"} == {
         f"{record}.*",
-        f"{analytics_db()}.identities",
-        f"{analytics_db()}.person_keys",
+        f"{db}.identities",
+        f"{db}.person_keys",
+        f"{db}.edge_rejections",
+        f"{db}.v_data_quality",
+        f"{db}.v_tool_errors",
+        f"{db}.statements",
+        f"{db}.dead_letters",
     }
+    dead = next(g for g in lrs if g.table == "dead_letters")
+    assert dead.columns is not None and not dead.columns & PERSONAL_COLUMNS["dead_letters"]
     # The worker writes both records; migrate owns both databases.
     worker = {(g.privilege, g.target) for g in grants_of("worker")}
     assert {("INSERT", f"{record}.*"), ("INSERT", f"{analytics_db()}.*")} <= worker
@@ -1397,3 +1408,24 @@ def test_compose_each_kafka_client_is_its_own_principal() -> None:
     assert AccessSettings().lrs_username == users["lrs-api"]
     assert AccessSettings().worker_username == users["worker"]
     assert access["STREAM_APP_ID"] == env_of("worker")["STREAM_APP_ID"]  # the ACLs name it
+
+
+def test_compose_grafana_reads_the_provisioned_dashboards_as_the_dashboards_user() -> None:
+    grafana = service("grafana")
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in grafana["volumes"]}
+    assert mounts["/etc/grafana/provisioning"] == "./deploy/grafana/provisioning"
+    assert mounts["/var/lib/grafana/dashboards"] == "./deploy/grafana/dashboards"
+    datasource = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/datasources/clickhouse.yml").read_text()
+    )["datasources"][0]
+    assert datasource["jsonData"]["username"] == "dashboards"
+    assert datasource["jsonData"]["host"] == "clickhouse"
+    assert datasource["jsonData"]["port"] == 8123
+    # The password comes from the env compose passes (never written in the file).
+    assert datasource["secureJsonData"]["password"] == "$CH_DASHBOARDS_PASSWORD"
+    assert "CH_DASHBOARDS_PASSWORD" in grafana["environment"]
+    assert "grafana-clickhouse-datasource@" in grafana["environment"]["GF_PLUGINS_PREINSTALL"]
+    provider = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/dashboards/lrp.yml").read_text()
+    )["providers"][0]
+    assert provider["options"]["path"] == "/var/lib/grafana/dashboards"

@@ -27,6 +27,7 @@ ASSETS = {
     "competency_states",
     "student_profiles",
     "conversation_starters",
+    "data_quality",
 }
 
 
@@ -45,6 +46,7 @@ def test_definitions_asset_graph() -> None:
         "competency_states": {"student_activity"},
         "student_profiles": {"student_activity", "competency_states"},
         "conversation_starters": {"student_profiles"},
+        "data_quality": {"statements"},
     }
     for child, expected in parents.items():
         node = graph.get(dg.AssetKey(child))
@@ -62,6 +64,7 @@ def test_definitions_checks_and_blocking() -> None:
         ("conversation_starters", "starters_have_valid_evidence"),
         ("conversation_starters", "three_starters_per_student"),
         ("statements", "no_future_timestamps"),
+        ("data_quality", "error_rate_steady"),
     }
     assert graph.get_check_spec(checks[("student_profiles", "profiles_match_roster")]).blocking
 
@@ -70,7 +73,8 @@ def test_definitions_job_schedule_sensor() -> None:
     defs = definitions.defs
     job = defs.resolve_job_def("profiles")
     assert {k.to_user_string() for k in job.asset_layer.selected_asset_keys} == ASSETS - {
-        "statements"
+        "statements",
+        "data_quality",
     }
     schedule = defs.resolve_schedule_def("profiles_hourly")
     assert schedule.cron_schedule == "0 * * * *" and schedule.job_name == "profiles"

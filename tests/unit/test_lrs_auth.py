@@ -240,3 +240,36 @@ def test_lrs_auth_registry_for_upserts_every_configured_client(
     registry = registry_for(rotated, store_settings)
     assert registry.verify("env-tool", "env-secret") is None
     assert registry.verify("env-tool", "env-secret-2") is not None
+
+
+def test_lrs_auth_a_bearer_token_is_the_secret_alone(store: ClientStore) -> None:
+    """Caliper sensors send only their secret: it finds its one client, and nothing else."""
+    secret = store.create("canvas", "canvas", "school-1", ["statements/write"])
+    other = store.create("quiz", "quiz-app", "school-1", ["all"])
+    registry = StoreClients(store)
+    assert registry.verify_bearer(secret) == Client(
+        "canvas", "canvas", "school-1", frozenset({"statements/write"})
+    )
+    assert registry.verify_bearer(other) is not None and registry.verify_bearer(other).key == "quiz"
+    for wrong in (secret + "x", secret[:-1], "", "canvas", "canvas:" + secret):
+        assert registry.verify_bearer(wrong) is None
+    # Two clients with one secret: a bearer token cannot tell them apart, so it is refused.
+    store.create("twin-a", "a", "school-1", ["all"], secret="shared-secret-123")
+    store.create("twin-b", "b", "school-1", ["all"], secret="shared-secret-123")
+    assert StoreClients(store).verify_bearer("shared-secret-123") is None
+    assert StoreClients(store).verify("twin-a", "shared-secret-123") is not None  # Basic still
+    store.revoke("canvas")
+    assert StoreClients(store).verify_bearer(secret) is None
+
+
+def test_lrs_auth_a_rotated_configured_secret_retires_its_bearer_token(
+    store_settings: LrsStoreSettings,
+) -> None:
+    def configured(secret: str) -> StoreClients:
+        settings = LrsSettings(client_key="sensor", client_secret=SecretStr(secret))
+        return registry_for(settings, store_settings)
+
+    assert configured("first-secret").verify_bearer("first-secret") is not None
+    registry = configured("second-secret")
+    assert registry.verify_bearer("first-secret") is None
+    assert registry.verify_bearer("second-secret") is not None

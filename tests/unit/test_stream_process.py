@@ -8,13 +8,11 @@ from typing import Any
 import orjson
 import pytest
 
-from schemas.deadletter import DeadLetterReason
+from schemas.deadletter import HEADER_ERRORS, DeadLetterReason, bounded_errors
 from stream.process import (
-    HEADER_ERRORS,
     Accepted,
     Record,
     Rejected,
-    bounded_errors,
     process_record,
     settle_batch,
 )

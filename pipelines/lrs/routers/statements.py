@@ -13,6 +13,7 @@ from pipelines.lrs.context import LrsContext, lrs_context
 from pipelines.lrs.errors import VERSION_HEADER, ApiError, version_of
 from pipelines.lrs.intake import accept, read_statements
 from pipelines.lrs.reads import consistent_through, get_statements
+from pipelines.lrs.rejections import refusals_recorded
 
 router = APIRouter(prefix="/xAPI/statements")
 
@@ -23,9 +24,10 @@ Context = Annotated[LrsContext, Depends(lrs_context)]
 
 @router.post("")
 async def post_statements(request: Request, client: Writer, ctx: Context) -> Response:
-    version = version_of(request)
-    data, parts = await read_statements(request, ctx.settings.max_body_bytes)
-    ids, anything_new = await accept(ctx, client, data, parts=parts, version=version)
+    async with refusals_recorded(request, client, ctx.rejections):
+        version = version_of(request)
+        data, parts = await read_statements(request, ctx.settings.max_body_bytes)
+        ids, anything_new = await accept(ctx, client, data, parts=parts, version=version)
     if not anything_new:
         # Every statement was already stored with this content: nothing changed (Comm §2.1.2).
         # 204, as for a PUT of a stored statement; retries still see success, and the ADL
@@ -38,17 +40,18 @@ async def post_statements(request: Request, client: Writer, ctx: Context) -> Res
 async def put_statement(
     request: Request, client: Writer, ctx: Context, statementId: str = Query(...)
 ) -> Response:
-    version = version_of(request)
-    try:
-        # Canonical form: uuid.UUID also takes braces, urn:uuid: and undashed hex, which the
-        # statement's own id field (and so the worker) would reject.
-        canonical = str(uuid.UUID(statementId))
-    except ValueError:
-        raise ApiError(400, "invalid_parameter", "statementId: not a UUID") from None
-    data, parts = await read_statements(request, ctx.settings.max_body_bytes)
-    if not isinstance(data, dict):
-        raise ApiError(400, "invalid_statement", "PUT takes one statement object")
-    await accept(ctx, client, data, statement_id=canonical, parts=parts, version=version)
+    async with refusals_recorded(request, client, ctx.rejections):
+        version = version_of(request)
+        try:
+            # Canonical form: uuid.UUID also takes braces, urn:uuid: and undashed hex, which
+            # the statement's own id field (and so the worker) would reject.
+            canonical = str(uuid.UUID(statementId))
+        except ValueError:
+            raise ApiError(400, "invalid_parameter", "statementId: not a UUID") from None
+        data, parts = await read_statements(request, ctx.settings.max_body_bytes)
+        if not isinstance(data, dict):
+            raise ApiError(400, "invalid_statement", "PUT takes one statement object")
+        await accept(ctx, client, data, statement_id=canonical, parts=parts, version=version)
     return Response(status_code=204, headers={VERSION_HEADER: version})
 
 
