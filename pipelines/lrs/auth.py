@@ -28,7 +28,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 
 from pipelines.lrs.errors import ApiError
 from pipelines.lrs.settings import ClientConfig, LrsSettings
-from warehouse.client_store import ClientStore
+from warehouse.client_store import ClientRecord, ClientStore
 from warehouse.settings import LrsStoreSettings
 from warehouse.sqlstore import store_engine
 
@@ -133,7 +133,26 @@ class StoreClients:
         Blocks for one scrypt on a cache miss: call it from a thread (FastAPI runs the sync
         ``require`` dependency in its thread pool), not on the event loop.
         """
-        digest = _credentials_digest(key, secret)
+        return self._checked(
+            _credentials_digest(key, secret), lambda: self.store.authenticate(key, secret)
+        )
+
+    def verify_bearer(self, secret: str) -> Client | None:
+        """The active client whose secret this is (a Caliper sensor's ``Bearer`` token), or None.
+
+        Two scrypts on a cache miss (find the key, then check the pair as :meth:`verify` does);
+        cached like :meth:`verify`, under a digest no (key, secret) pair can share.
+        """
+
+        def check() -> ClientRecord | None:
+            key = self.store.key_for_bearer(secret)
+            return self.store.authenticate(key, secret) if key is not None else None
+
+        return self._checked(_credentials_digest("", secret), check)  # keys are never empty
+
+    def _checked(self, digest: bytes, check: Callable[[], ClientRecord | None]) -> Client | None:
+        """The cached answer for ``digest``, else ``check()`` (at most ``max_hashing`` at once;
+        a request that waited re-reads the cache first), remembered for ``ttl_s``."""
         found, client = self._cached(digest)
         if found:
             return client
@@ -144,32 +163,7 @@ class StoreClients:
             # Expiry counts from before the read: an entry never outlives a revocation committed
             # after the read by more than ttl_s, however long the check took.
             started = self._clock()
-            record = self.store.authenticate(key, secret)
-        client = (
-            None
-            if record is None
-            else Client(record.key, record.tool, record.org, record.scopes, record.leniency)
-        )
-        self._remember(digest, started + self._ttl_s, client)
-        return client
-
-    def verify_bearer(self, secret: str) -> Client | None:
-        """The active client whose secret this is (a Caliper sensor's ``Bearer`` token), or None.
-
-        Two scrypts on a cache miss (find the key, then check the pair as :meth:`verify` does);
-        cached like :meth:`verify`, under a digest no (key, secret) pair can share.
-        """
-        digest = _credentials_digest("", secret)  # keys are never empty
-        found, client = self._cached(digest)
-        if found:
-            return client
-        with self._hashing:
-            found, client = self._cached(digest)
-            if found:
-                return client
-            started = self._clock()
-            key = self.store.key_for_bearer(secret)
-            record = self.store.authenticate(key, secret) if key is not None else None
+            record = check()
         client = (
             None
             if record is None
