@@ -11,7 +11,7 @@ DATA   ?= .data
 
 .DEFAULT_GOAL := help
 .PHONY: help install kafka-jars demo test test-unit test-integration lint format up down status \
-        migrate dagster-ui clean bench test-browser chromium lock
+        migrate dagster-ui clean bench test-browser chromium lock test-faults
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ test-browser: install kafka-jars chromium ## only the browser tests of the teach
 
 chromium: ## install Debian's chromium for the browser tests (once; apt-get, no downloaded browser)
 	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test-faults: install kafka-jars ## only the fault runs: SIGKILLed worker, warehouse outage, records that once halted it
+	$(PY) -m pytest -q -m faults
 
 test-unit: install ## only the fast unit tests
 	$(PY) -m pytest -q -m "not integration"

@@ -150,6 +150,7 @@ def test_bad_requests_get_clear_answers(pipeline: PipelineEnv) -> None:
     assert warehouse_counts(pipeline.warehouse_url)["statements"] == 1
 
 
+@pytest.mark.faults
 def test_broker_down_answers_503_and_acknowledges_nothing(pipeline: PipelineEnv) -> None:
     nobody_listens = f"127.0.0.1:{free_port()}"
     url = _start(

@@ -23,7 +23,7 @@ from support import (
 from warehouse.client import Warehouse
 from warehouse.settings import WarehouseSettings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 
 @pytest.fixture(autouse=True)
