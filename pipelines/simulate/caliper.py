@@ -17,7 +17,8 @@ from typing import Any
 
 import orjson
 
-from pipelines.simulator import School, SimConfig, SimEvent, User
+from pipelines.simulate.base import SimEvent
+from pipelines.simulate.school import School, SimConfig, User
 
 __all__ = ["TOOL", "caliper_events", "envelope"]
 
