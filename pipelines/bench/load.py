@@ -101,6 +101,17 @@ class Child:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def peak_rss_mb(self) -> float | None:
+        """The process's peak resident memory so far (Linux ``VmHWM``), None once it is gone."""
+        try:
+            status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        except OSError:
+            return None
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+        return None
+
     def check_alive(self) -> None:
         if not self.alive():
             raise RuntimeError(
@@ -249,4 +260,49 @@ def post_concurrently(
     for thread in pool:
         thread.join()
     result.seconds = time.perf_counter() - started
+    return result
+
+
+def post_paced(
+    url: str, headers: dict[str, str], bodies: Sequence[bytes], rate: float
+) -> PostResult:
+    """Single POSTs started at a fixed ``rate`` per second whatever the answers (an open loop,
+    as many tools posting independently would): each latency counts from its scheduled start,
+    so a server falling behind shows as latency, not as a slower client (no coordinated
+    omission)."""
+    import asyncio
+
+    import httpx
+
+    result = PostResult()
+
+    async def one(http: httpx.AsyncClient, body: bytes, scheduled: float) -> None:
+        await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+        try:
+            response = await http.post(
+                "/xAPI/statements", content=body,
+                headers={"X-Experience-API-Version": xapi_version(body)},
+            )  # fmt: skip
+            status = str(response.status_code)
+        except httpx.HTTPError as exc:
+            status = type(exc).__name__
+        result.latencies_ms.append((time.perf_counter() - scheduled) * 1000)
+        result.statuses[status] = result.statuses.get(status, 0) + 1
+        if status == "200":
+            result.accepted += 1
+        else:
+            result.failed += 1
+
+    async def run() -> None:
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60,
+                                     limits=limits) as http:  # fmt: skip
+            await http.get("/healthz")
+            began = time.perf_counter() + 0.1
+            await asyncio.gather(
+                *(one(http, body, began + n / rate) for n, body in enumerate(bodies))
+            )
+            result.seconds = time.perf_counter() - began
+
+    asyncio.run(run())
     return result

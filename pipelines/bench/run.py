@@ -56,6 +56,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import functools
 import gc
 import importlib.metadata
 import logging
@@ -91,6 +92,7 @@ from pipelines.bench.load import (
     http_bodies,
     post_concurrently,
     post_ok,
+    post_paced,
     produce,
     simulated_statements,
     sync_send_latencies,
@@ -119,6 +121,8 @@ SINGLE_REQUESTS = 300
 E2E_SAMPLES = 200
 E2E_SAMPLES_QUICK = 60
 E2E_INTERVAL_S = 0.05  # 20 statements/s: light load, so the latency is the pipeline's floor
+PACED_RATES = (100, 500)  # single POSTs per second, open loop (phase h)
+PACED_SECONDS = 5.0
 # Progress is polled this often. A warehouse poll takes the chDB lock away from the worker for
 # ~50 ms, so the drain follows Kafka offsets instead and counts rows only to confirm the end.
 POLL_S = 0.5
@@ -775,6 +779,24 @@ class Bench:
         )
         _say(self.measures, "e2e_rate")
 
+    def paced(self, url: str, pace: int) -> None:
+        """Single statements POSTed at ``pace`` per second for ``PACED_SECONDS``, each answered
+        once stored (read-your-writes): the latency a tool feels at that load (issue 14: p99
+        < 25 ms at 500/s)."""
+        if self.worker is None or not self.worker.alive():
+            self.worker = self.start_worker()
+        items = expand(self.base, int(pace * PACED_SECONDS), f"paced-{pace}")
+        result = post_paced(url, self.api_headers, [payload for _, payload in items], pace)
+        extra = {"requests": len(items), "statuses": result.statuses,
+                 "achieved_per_s": rate(result.accepted, result.seconds)}  # fmt: skip
+        for q in (50, 99):
+            self.add(Measure(
+                f"paced_{pace}_p{q}", f"single POST → stored at {pace}/s, p{q}",
+                percentile(result.latencies_ms, q), "ms",
+                note="open loop, from the scheduled start; read-your-writes", extra=extra,
+            ))  # fmt: skip
+        _say(self.measures, f"paced_{pace}_p50", f"paced_{pace}_p99")
+
     def wait_stored(self, wh_client: Any, ids: list[str], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while True:
@@ -790,8 +812,21 @@ class Bench:
 
     def stop_worker(self) -> None:
         if self.worker is not None:
+            self.peak_rss(self.worker)
             self.worker.stop()
             self.worker = None
+
+    def peak_rss(self, child: Child) -> None:
+        """The child's peak RSS over its life, kept before it is stopped (issue 14: worker
+        RSS < 400 MB). In the embedded stack chDB's engine lives in the worker's process."""
+        names = {
+            "worker": ("worker_rss_mb", "worker peak RSS (drain)"),
+            "worker-api": ("worker_api_rss_mb", "worker + LRS API process peak RSS"),
+            "api": ("api_rss_mb", "LRS API peak RSS (worker stopped)"),
+        }
+        if child.name in names and (peak := child.peak_rss_mb()) is not None:
+            key, title = names[child.name]
+            self.add(Measure(key, title, peak, "MB", note="VmHWM of the process, chDB included"))
 
     def http_ingest(self, url: str) -> None:
         import httpx
@@ -829,6 +864,8 @@ class Bench:
             )
         )
         _say(self.measures, "http_single_p50", "http_single_p99", "http_ingest_rate")
+        if self.api is not None:
+            self.peak_rss(self.api)
 
     def pipeline(self) -> None:
         """Drain; then the worker serving the API, as the embedded stack runs them (end to
@@ -845,6 +882,9 @@ class Bench:
         if url:
             self.phase("f. end to end: single POSTs at 20/s → stored", lambda: self.end_to_end(url))
             self.phase("g. end to end: batched POSTs → stored", lambda: self.end_to_end_rate(url))
+            for pace in PACED_RATES:
+                self.phase(f"h. single POSTs at {pace}/s → stored (open loop)",
+                           functools.partial(self.paced, url, pace))  # fmt: skip
         self.stop_worker()
         url = ""
 
