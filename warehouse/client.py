@@ -179,6 +179,12 @@ class _EmbeddedEngine:
 
     @contextmanager
     def client(self) -> Iterator[Client]:
+        """The open client, for one session. The thread lock guards opening, closing and the
+        count of open sessions, not the session itself: sessions of several threads interleave
+        call by call (clickhouse-connect's chDB backend serialises each engine call), so a GET
+        or a POST's id check waits for one insert of the worker's batch, not for the whole
+        batch (with the lock held per session, single POSTs under load queued behind every
+        write: 26 of 100 requested per second were answered)."""
         if not self._thread_lock.acquire(timeout=self.timeout_s):
             raise WarehouseBusy(f"embedded warehouse {self.path} busy in this process")
         try:
@@ -191,9 +197,13 @@ class _EmbeddedEngine:
                     self._drop_file_lock()
                     raise
             self._depth += 1
-            try:
-                yield self._client
-            finally:
+            client = self._client
+        finally:
+            self._thread_lock.release()
+        try:
+            yield client
+        finally:
+            with self._thread_lock:
                 self._depth -= 1
                 if self._depth == 0:
                     if self.hold_s <= 0:
@@ -205,8 +215,6 @@ class _EmbeddedEngine:
                                 target=self._reap, name="chdb-release", daemon=True
                             )
                             self._reaper.start()
-        finally:
-            self._thread_lock.release()
 
 
 _engines: dict[Path, _EmbeddedEngine] = {}

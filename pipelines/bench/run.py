@@ -122,7 +122,7 @@ E2E_SAMPLES = 200
 E2E_SAMPLES_QUICK = 60
 E2E_INTERVAL_S = 0.05  # 20 statements/s: light load, so the latency is the pipeline's floor
 PACED_RATES = (100, 500)  # single POSTs per second, open loop (phase h)
-PACED_SECONDS = 5.0
+PACED_SECONDS = 2.0
 # Progress is polled this often. A warehouse poll takes the chDB lock away from the worker for
 # ~50 ms, so the drain follows Kafka offsets instead and counts rows only to confirm the end.
 POLL_S = 0.5
