@@ -39,7 +39,7 @@ from stream.process import (
     process_records,
     watermarks,
 )
-from stream.provenance import edge_key
+from stream.provenance import REQUEST_ID_HEADER, edge_key
 from stream.settings import KafkaSettings, PrivacySettings, StreamSettings
 from stream.sink import write_batch
 from stream.transport import ReadCommittedApp
@@ -60,7 +60,6 @@ log = structlog.get_logger(__name__)
 
 EXIT_WRITE_FAILED = 70
 REQUEST_IDS_LOGGED = 20
-REQUEST_ID = "lrp-request-id"
 HEARTBEAT_KEY = f"heartbeat-{os.getpid()}".encode()
 # A dead letter's value is cut to this so value + headers stay under the producer's and the
 # broker's ~1 MiB record limit (the warehouse row keeps the full raw bytes).
@@ -196,7 +195,7 @@ async def store(group: Sequence[Parsed]) -> None:
     _count(records, stored, rejected)
     # The edge's request ids (a few): a statement can be followed from the POST to this line.
     requests = sorted(
-        {r.headers["lrp-request-id"] for r in records if "lrp-request-id" in r.headers}
+        {r.headers[REQUEST_ID_HEADER] for r in records if REQUEST_ID_HEADER in r.headers}
     )
     log.info(
         "batch written", records=len(records), stored=stored, dead_lettered=len(rejected),

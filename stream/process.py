@@ -207,8 +207,8 @@ def process_record(
 
 
 def process_records(records: list[Record], hmac_key: bytes, max_bytes: int) -> list[Outcome]:
-    """:func:`process_record` over a chunk: what the worker's parse process runs (a plain,
-    picklable function of plain arguments)."""
+    """:func:`process_record` over a chunk: what the worker (stream/app.py) and bulk replay
+    (pipelines/replay) run on each batch."""
     return [process_record(r, hmac_key=hmac_key, max_bytes=max_bytes) for r in records]
 
 

@@ -20,6 +20,9 @@ SIGNATURE_HEADER = "lrp-edge-signature"
 # The headers only the edge may set; a signature covers exactly these (those present).
 CLAIMS = ("lrp-source", "lrp-tool", "lrp-org", "lrp-client", "lrp-define", "lrp-repairs")
 _CONTEXT = b"lrp edge signature v1"
+REQUEST_ID_HEADER = "lrp-request-id"
+"""The POST's ``X-Request-Id``, set by the edge beside its claims but not one of them (not
+signed, never believed): it only lets the worker's log name the requests a batch stored."""
 
 
 def edge_key(hmac_key: bytes) -> bytes:

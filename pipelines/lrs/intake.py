@@ -193,7 +193,7 @@ async def accept(
     # The request id is a log correlation only, outside the signed claims: the worker's log of
     # the batch that stored these statements names it.
     request_id = structlog.contextvars.get_contextvars().get("request_id")
-    traced = [("lrp-request-id", str(request_id).encode())] if request_id else []
+    traced = [(provenance.REQUEST_ID_HEADER, str(request_id).encode())] if request_id else []
     headers = [
         ("lrp-tool", client.tool.encode()),
         ("lrp-source", b"http"),

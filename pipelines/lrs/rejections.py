@@ -121,10 +121,13 @@ class EdgeRejections:
         self.dropped = 0
 
     def record(self, client: Client, error: ApiError, refusal: Refusal) -> None:
-        """Queue one refusal; never raises, never waits (the row is small: a 2 KB sample and
+        """Count one refusal (``lrp_statements_rejected``: the same refusals as the table, so
+        a 503 or a worker's dead letter reported back is not counted as an edge refusal) and
+        queue its row; never raises, never waits (the row is small: a 2 KB sample and
         at most 21 errors, redacted here so the body itself is not kept)."""
         if not is_recorded(error):
             return
+        REJECTED.labels(client.tool, error.code).inc(max(refusal.statements, 1))
         try:
             row = rejection_row(client, error, refusal, datetime.now(UTC))
             self._queue.put_nowait(row)
@@ -175,8 +178,8 @@ class EdgeRejections:
 async def refusals_recorded(
     request: Request, client: Client, rejections: EdgeRejections
 ) -> AsyncIterator[None]:
-    """Record an edge refusal of a statement write (xAPI or Caliper) for the data-quality views
-    and in the ``lrp_statements_rejected`` metric, then answer it as before."""
+    """Record an edge refusal of a statement write (xAPI or Caliper) for the data-quality views,
+    then answer it as before."""
     try:
         yield
     except ApiError as exc:
@@ -185,5 +188,4 @@ async def refusals_recorded(
         size = len(body) or (int(declared) if declared.isdigit() else 0)
         count: int = getattr(request.state, "statement_count", 0)
         rejections.record(client, exc, Refusal(body, size, count))
-        REJECTED.labels(client.tool, exc.code).inc(max(count, 1))
         raise
